@@ -1,0 +1,160 @@
+"""`ownlens` commands for the Kafka layer: broker, topics, lag."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from confluent_kafka import KafkaException
+
+from ownlens_kafka.broker import EmbeddedBroker
+from ownlens_kafka.config import KafkaConfig, get_config
+from ownlens_kafka.errors import BrokerStartError
+from ownlens_kafka.lag import UnknownTopicError, group_lag
+from ownlens_kafka.streams import STREAMS, iter_streams
+from ownlens_kafka.topics import create_topics, list_topics
+
+F = TypeVar("F", bound=Callable[..., Any])
+USER_ERRORS = (BrokerStartError, KafkaException, UnknownTopicError, TimeoutError, KeyError)
+
+
+def friendly_errors(command: F) -> F:
+    """Turn expected failures (bad stream name, unreachable broker) into one clear line."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise click.ClickException(str(message)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stream_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    known = {spec.name for spec in STREAMS}
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown stream(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}"
+        )
+    return list(value)
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def connection_check(config: KafkaConfig) -> None:
+    """Fail fast, with the address, when the cluster cannot be reached."""
+    try:
+        list_topics(config, timeout=5)
+    except KafkaException as exc:
+        raise click.ClickException(
+            f"cannot reach Kafka at {config.bootstrap_servers} ({exc.args[0].str()}); start one "
+            "with `ownlens broker` or set KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the clients do.")
+def cli(verbose: bool) -> None:
+    """OwnLens: typed Kafka event streams turned into Dagster data assets."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:  # connection failures are reported once, by the command itself
+        logging.getLogger("ownlens_kafka.librdkafka").setLevel(logging.CRITICAL)
+        logging.getLogger("ownlens_kafka").setLevel(logging.ERROR)
+
+
+@cli.command()
+@click.option("--port", type=int, default=9092, show_default=True, help="Port on 127.0.0.1.")
+@friendly_errors
+def broker(port: int) -> None:
+    """Run the embedded broker (memory only) in the foreground until Ctrl-C."""
+    server = EmbeddedBroker(port=port).start(foreground=True)
+    config = server.kafka_config()
+    created = create_topics(config)
+    click.echo(f"broker on {server.bootstrap_servers}; created {len(created)} topics")
+    click.echo(f"  export KAFKA_BOOTSTRAP_SERVERS={server.bootstrap_servers}")
+    click.echo(
+        f"  export KAFKA_SESSION_TIMEOUT_MS={config.session_timeout_ms}"
+        f" KAFKA_HEARTBEAT_INTERVAL_MS={config.heartbeat_interval_ms}"
+    )
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@cli.group()
+def topics() -> None:
+    """Create or list the stream topics."""
+
+
+@topics.command("create")
+@friendly_errors
+def topics_create() -> None:
+    """Create every stream topic and dead-letter topic that is missing."""
+    config = get_config()
+    connection_check(config)
+    created = create_topics(config)
+    click.echo(f"created {len(created)} topic(s)" + "".join(f"\n  {t}" for t in created))
+
+
+@topics.command("list")
+@friendly_errors
+def topics_list() -> None:
+    """The stream table with each topic's partition count on the cluster."""
+    config = get_config()
+    connection_check(config)
+    existing = list_topics(config)
+    rows = []
+    for spec in STREAMS:
+        for topic in (config.topic_name(spec.topic), config.topic_name(spec.dlq_topic)):
+            count = existing.get(topic)
+            rows.append([spec.name, topic, str(count) if count is not None else "missing"])
+    click.echo(table(rows, ["stream", "topic", "partitions"]))
+
+
+@cli.command()
+@click.argument("streams", nargs=-1, callback=stream_names)
+@friendly_errors
+def lag(streams: list[str]) -> None:
+    """Lag of each stream's consumer group, per partition."""
+    config = get_config()
+    connection_check(config)
+    specs = list(iter_streams(streams))
+    lags = group_lag(config, {s.group_id: [config.topic_name(s.topic)] for s in specs})
+    rows = [
+        [
+            p.group_id,
+            p.topic,
+            str(p.partition),
+            str(p.committed if p.committed is not None else "-"),
+            str(p.end),
+            str(p.lag),
+        ]
+        for p in lags
+    ]
+    click.echo(table(rows, ["group", "topic", "partition", "committed", "end", "lag"]))
+    click.echo(f"total lag: {sum(p.lag for p in lags)}")
+
+
+def main() -> None:
+    cli(prog_name="ownlens")

@@ -1,0 +1,182 @@
+"""BaseKafkaProducer: validated, idempotent, batched publishing to one stream."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, cast
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from ownlens_kafka.client import M, StreamClient
+from ownlens_kafka.envelope import PRODUCED_AT, PRODUCER, SCHEMA_VERSION, Headers
+from ownlens_kafka.errors import DeliveryError, DeliveryFailure, EventValidationError
+from ownlens_kafka.logs import log
+
+_POLL_EVERY = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    """An item of a batch that was not delivered, and why."""
+
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What `publish_batch` did: delivered count, failures by index, offsets by partition."""
+
+    sent: int = 0
+    delivered: int = 0
+    failures: list[BatchFailure] = field(default_factory=list)
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def on_delivery(self, index: int, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self.failures.append(BatchFailure(index, error.str()))
+            return
+        self.delivered += 1
+        partition, offset = cast(tuple[int, int], (message.partition(), message.offset()))
+        first, last = self.offsets.get(partition, (offset, offset))
+        self.offsets[partition] = (min(first, offset), max(last, offset))
+
+
+class BaseKafkaProducer(StreamClient[M]):
+    """Validates events against the stream's model and publishes them as JSON.
+
+    librdkafka batches, compresses (snappy), retries and de-duplicates (idempotence, acks=all);
+    delivery reports are the only truth: `flush()` raises for every message not delivered.
+    """
+
+    def __init__(self, config: Any = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.topic = self.config.topic_name(self.spec.topic)
+        self.name = f"{self.config.client_id}/{type(self).__name__}"
+        self._client: Producer | None = None
+        self._failures: list[DeliveryFailure] = []
+        self._unpolled = 0
+        self._static_headers: Headers = [
+            (PRODUCER, self.name.encode()),
+            (SCHEMA_VERSION, str(self.model.schema_version).encode()),
+        ]
+
+    @property
+    def client(self) -> Producer:
+        """The confluent-kafka Producer, created on first use."""
+        if self._client is None:
+            self._client = Producer(self._client_settings(self.config.producer_config()))
+        return self._client
+
+    def headers(self, produced_at: datetime | None = None) -> Headers:
+        stamp = (produced_at or datetime.now(UTC)).isoformat().encode()
+        return [(PRODUCED_AT, stamp), *self._static_headers]
+
+    def encode(self, event: M) -> bytes:
+        return event.__pydantic_serializer__.to_json(event)
+
+    def publish(self, event: M | Mapping[str, Any], key: str | None = None) -> M:
+        """Validate and enqueue one event; returns it as the model (ids filled in)."""
+        model = self.validate(event)
+        self._send(
+            self.encode(model),
+            key if key is not None else self.spec.key_of(model),
+            self.headers(),
+            self._on_delivery,
+        )
+        return model
+
+    def publish_batch(
+        self, events: Iterable[M | Mapping[str, Any]], timeout: float | None = None
+    ) -> BatchResult:
+        """Validate all, send all, flush once; invalid or undelivered items come back by index."""
+        result = BatchResult()
+        headers = self.headers()
+        for index, event in enumerate(events):
+            try:
+                model = self.validate(event)
+            except (EventValidationError, TypeError) as exc:
+                result.failures.append(BatchFailure(index, str(exc)))
+                continue
+            self._send(
+                self.encode(model),
+                self.spec.key_of(model),
+                headers,
+                functools.partial(result.on_delivery, index),
+            )
+            result.sent += 1
+        self._flush_client(timeout)
+        result.failures.sort(key=lambda failure: failure.index)
+        return result
+
+    def _send(self, value: bytes, key: str, headers: Headers, callback: Any) -> None:
+        client = self.client
+        while True:
+            try:
+                client.produce(self.topic, value, key, headers=headers, on_delivery=callback)
+                break
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                client.poll(0.05)
+        self._unpolled += 1
+        if self._unpolled >= _POLL_EVERY:
+            client.poll(0)
+            self._unpolled = 0
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            key = message.key()
+            self._failures.append(
+                DeliveryFailure(
+                    message.topic() or self.topic,
+                    key.decode(errors="replace") if key else None,
+                    error.str(),
+                )
+            )
+
+    def _flush_client(self, timeout: float | None) -> None:
+        if self._client is None:
+            return
+        # Every message gets a report within delivery.timeout.ms, so that bounds the wait.
+        limit = timeout if timeout is not None else self.config.delivery_timeout_ms / 1000 + 5
+        remaining = self._client.flush(limit)
+        if remaining:
+            raise DeliveryError([], f"{remaining} message(s) still undelivered after {limit:.1f} s")
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait for every enqueued message; raise DeliveryError listing each one not delivered."""
+        self._flush_client(timeout)
+        failures, self._failures = self._failures, []
+        if failures:
+            raise DeliveryError(failures)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush (raising for failures) and release the client."""
+        try:
+            self.flush(timeout)
+        finally:
+            self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # do not hide the original error behind a delivery error
+            try:
+                self.close(timeout=5)
+            except DeliveryError as error:
+                log.error("while handling %s: %s", exc_type.__name__, error)
