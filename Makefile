@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ownlens dev
+	$(BIN)/ownlens broker
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
