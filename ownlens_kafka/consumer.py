@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ownlens_kafka.client import M, StreamClient
 from ownlens_kafka.config import KafkaConfig
-from ownlens_kafka.dead_letter import DeadLetterWriter
+from ownlens_kafka.dead_letter import DeadLetterWriter, Rejected
 from ownlens_kafka.envelope import EventMetadata, Headers
 from ownlens_kafka.errors import describe_validation_error
 from ownlens_kafka.lag import PartitionLag, group_lag
@@ -24,6 +24,7 @@ from ownlens_kafka.logs import with_logging
 
 log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
+_CHUNK = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class BaseKafkaConsumer(StreamClient[M]):
         self.dead_letter_timeout = 30.0
         self._client: Consumer | None = None
         self._pending: dict[TopicPartitionKey, int] = {}
+        self.positions: dict[TopicPartitionKey, int] = {}  # next offset per partition handed out
         self._dead_letters = DeadLetterWriter(self.config, with_logging({}))
         self._commit_on_revoke = False
 
@@ -99,7 +101,7 @@ class BaseKafkaConsumer(StreamClient[M]):
         self, max_messages: int = 500, timeout: float = 1.0
     ) -> list[ConsumedEvent[M]]:
         """Up to `max_messages` validated events; rejected records go to the dead-letter topic."""
-        messages = self.client.consume(max_messages, timeout)
+        messages = self._fetch(max_messages, timeout)
         if not messages:
             return []
         validate = self.model.model_validate_json
@@ -135,9 +137,24 @@ class BaseKafkaConsumer(StreamClient[M]):
             )
         if rejected:
             self._dead_letter(rejected, first)
-        self._pending.update({where: offset + 1 for where, offset in last.items()})
+        advanced = {where: offset + 1 for where, offset in last.items()}
+        self._pending.update(advanced)
+        self.positions.update(advanced)
         self.stats.consumed += len(items)
         return items
+
+    def _fetch(self, max_messages: int, timeout: float) -> list[Message]:
+        """Wait up to `timeout` for a first chunk, then take only what is already queued:
+        librdkafka waits for a whole chunk, so asking for a large one at once stalls."""
+        client = self.client
+        chunk = min(max_messages, _CHUNK)
+        messages = client.consume(chunk, timeout)
+        while len(messages) < max_messages:
+            more = client.consume(min(chunk, max_messages - len(messages)), 0)
+            if not more:
+                break
+            messages += more
+        return messages
 
     def _client_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -156,13 +173,17 @@ class BaseKafkaConsumer(StreamClient[M]):
                     message.offset(),
                     reason,
                 )
-                self._dead_letters.send(message, kind, reason)
+                self._dead_letters.send(Rejected.from_message(message), kind, reason)
             self._dead_letters.flush(self.dead_letter_timeout)
         except Exception:
             for (topic, partition), offset in first.items():  # hand out nothing of this batch
                 self.client.seek(TopicPartition(topic, partition, offset))
             raise
         self.stats.dead_lettered += len(rejected)
+
+    def assignment(self) -> set[TopicPartitionKey]:
+        """The partitions this member holds now (empty until the group is joined)."""
+        return {(tp.topic, tp.partition) for tp in self.client.assignment()}
 
     def commit(self) -> list[TopicPartition]:
         """Commit the offsets of everything handed out (and dead-lettered) so far."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -19,6 +20,17 @@ from ownlens_kafka.envelope import (
 )
 from ownlens_kafka.errors import DeliveryError, DeliveryFailure
 
+DLQ_ATTEMPTS = "dlq.attempts"
+DLQ_HEADERS = {
+    DLQ_ERROR,
+    DLQ_ERROR_TYPE,
+    DLQ_SOURCE_TOPIC,
+    DLQ_SOURCE_PARTITION,
+    DLQ_SOURCE_OFFSET,
+    DLQ_FAILED_AT,
+    DLQ_ATTEMPTS,
+}
+
 DLQ_SUFFIX = "-dlq"
 
 
@@ -26,16 +38,43 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}{DLQ_SUFFIX}"
 
 
-def dead_letter_headers(message: Message, error_type: str, reason: str) -> Headers:
-    """The record's own headers plus the error, its source and when it failed."""
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that failed, as read from its source topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+    @classmethod
+    def from_message(cls, message: Message) -> Rejected:
+        return cls(
+            cast(str, message.topic()),
+            cast(int, message.partition()),
+            cast(int, message.offset()),
+            message.key(),
+            message.value(),
+            cast(Headers, message.headers() or []),
+        )
+
+
+def dead_letter_headers(
+    record: Rejected, error_type: str, reason: str, attempts: int = 1
+) -> Headers:
+    """The record's own headers plus the error, its source, when it failed and how often."""
+    own = [(k, v) for k, v in record.headers if k not in DLQ_HEADERS]
     return [
-        *(message.headers() or []),
+        *own,
         (DLQ_ERROR, reason.encode()),
         (DLQ_ERROR_TYPE, error_type.encode()),
-        (DLQ_SOURCE_TOPIC, (message.topic() or "").encode()),
-        (DLQ_SOURCE_PARTITION, str(message.partition()).encode()),
-        (DLQ_SOURCE_OFFSET, str(message.offset()).encode()),
+        (DLQ_SOURCE_TOPIC, record.topic.encode()),
+        (DLQ_SOURCE_PARTITION, str(record.partition).encode()),
+        (DLQ_SOURCE_OFFSET, str(record.offset).encode()),
         (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
+        (DLQ_ATTEMPTS, str(attempts).encode()),
     ]
 
 
@@ -48,14 +87,14 @@ class DeadLetterWriter:
         self._failures: list[DeliveryFailure] = []
         self.pending = 0
 
-    def send(self, message: Message, error_type: str, reason: str) -> None:
+    def send(self, record: Rejected, error_type: str, reason: str, attempts: int = 1) -> None:
         if self._client is None:
             self._client = Producer(self._settings)
         self._client.produce(
-            dead_letter_topic(message.topic() or ""),
-            message.value(),
-            message.key(),
-            headers=dead_letter_headers(message, error_type, reason),
+            dead_letter_topic(record.topic),
+            record.value,
+            record.key,
+            headers=dead_letter_headers(record, error_type, reason, attempts),
             on_delivery=self._on_delivery,
         )
         self.pending += 1

@@ -27,8 +27,6 @@ _PROBE_SETTINGS = {
     "enable.auto.commit": False,
     "fetch.wait.max.ms": 10,
     "max.partition.fetch.bytes": 1,  # the broker still returns one batch: enough for the watermark
-    "queued.min.messages": 1,
-    "queued.max.messages.kbytes": 64,
 }
 
 

@@ -1,0 +1,136 @@
+"""Warehouse columns derived from the event models, and events turned into typed DataFrames."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from operator import attrgetter
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
+
+import pandas as pd
+import pyarrow as pa
+from pydantic_core import to_json
+
+from ownlens_kafka.consumer import ConsumedEvent
+from ownlens_kafka.envelope import PRODUCED_AT, PRODUCER, SCHEMA_VERSION
+from ownlens_kafka.models import EventModel
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One warehouse column: its DuckDB type and the Arrow type it travels as."""
+
+    name: str
+    sql_type: str
+    arrow_type: pa.DataType
+    kind: str  # how Python values are converted: plain, uuid, json
+
+
+METADATA_COLUMNS = (
+    Column("_topic", "VARCHAR", pa.string(), "plain"),
+    Column("_partition", "INTEGER", pa.int32(), "plain"),
+    Column("_offset", "BIGINT", pa.int64(), "plain"),
+    Column("_key", "VARCHAR", pa.string(), "plain"),
+    Column("_produced_at", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), "plain"),
+    Column("_producer", "VARCHAR", pa.string(), "plain"),
+    Column("_schema_version", "INTEGER", pa.int32(), "plain"),
+)
+_SCALARS: dict[type, tuple[str, pa.DataType, str]] = {
+    bool: ("BOOLEAN", pa.bool_(), "plain"),
+    int: ("BIGINT", pa.int64(), "plain"),
+    float: ("DOUBLE", pa.float64(), "plain"),
+    str: ("VARCHAR", pa.string(), "plain"),
+    UUID: ("UUID", pa.uuid(), "uuid"),
+    datetime: ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), "plain"),
+    date: ("DATE", pa.date32(), "plain"),
+}
+_JSON = ("JSON", pa.string(), "json")
+
+
+def _column_for(annotation: Any) -> tuple[str, pa.DataType, str]:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _column_for(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _column_for(members[0]) if len(members) == 1 else _JSON
+    if origin is Literal:
+        return _SCALARS[str]
+    if origin is not None:  # dict[...], list[...]
+        return _JSON
+    return _SCALARS.get(annotation, _JSON)
+
+
+@cache
+def model_columns(model: type[EventModel]) -> tuple[Column, ...]:
+    """The model's fields as warehouse columns, in declaration order."""
+    return tuple(
+        Column(name, *_column_for(field.annotation)) for name, field in model.model_fields.items()
+    )
+
+
+def table_columns(model: type[EventModel]) -> tuple[Column, ...]:
+    return (*model_columns(model), *METADATA_COLUMNS)
+
+
+def _convert(values: list[Any], column: Column) -> pa.Array:
+    if column.kind == "uuid":  # Arrow's UUID extension type: DuckDB reads it as UUID, no parsing
+        storage = pa.array([None if v is None else v.bytes for v in values], pa.binary(16))
+        return pa.ExtensionArray.from_storage(pa.uuid(), storage)
+    if column.kind == "json":
+        values = [None if v is None else to_json(v).decode() for v in values]
+    return pa.array(values, type=column.arrow_type)
+
+
+def _header_columns(items: Sequence[ConsumedEvent[Any]]) -> dict[str, list[Any]]:
+    """Producer metadata per item; header values repeat, so each distinct one is parsed once."""
+    parsed: dict[tuple[str, bytes | str | None], Any] = {}
+    out: dict[str, list[Any]] = {"_produced_at": [], "_producer": [], "_schema_version": []}
+    convert: dict[str, tuple[str, Callable[[str], Any]]] = {
+        PRODUCED_AT: ("_produced_at", datetime.fromisoformat),
+        PRODUCER: ("_producer", str),
+        SCHEMA_VERSION: ("_schema_version", lambda v: int(v) if v.isdigit() else None),
+    }
+    for item in items:
+        row: dict[str, Any] = {"_produced_at": None, "_producer": None, "_schema_version": None}
+        for name, raw in item.headers:
+            if name in convert and raw is not None:
+                column, parse = convert[name]
+                if (name, raw) not in parsed:
+                    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+                    parsed[(name, raw)] = parse(text)
+                row[column] = parsed[(name, raw)]
+        for column, value in row.items():
+            out[column].append(value)
+    return out
+
+
+def events_table(model: type[EventModel], items: Sequence[ConsumedEvent[Any]]) -> pa.Table:
+    """Consumed events as an Arrow table: model fields plus `_topic`, `_offset`, ... columns."""
+    fields = model_columns(model)
+    events = [item.event for item in items]
+    rows = list(map(attrgetter(*(c.name for c in fields)), events)) if events else []
+    by_column = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+    arrays = [
+        _convert(list(values), column) for values, column in zip(by_column, fields, strict=True)
+    ]
+    meta = {
+        "_topic": [i.topic for i in items],
+        "_partition": [i.partition for i in items],
+        "_offset": [i.offset for i in items],
+        "_key": [i.key for i in items],
+        **_header_columns(items),
+    }
+    arrays += [pa.array(meta[c.name], type=c.arrow_type) for c in METADATA_COLUMNS]
+    names = [c.name for c in (*fields, *METADATA_COLUMNS)]
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def events_frame(model: type[EventModel], items: Sequence[ConsumedEvent[Any]]) -> pd.DataFrame:
+    """Consumed events as a typed pandas DataFrame (Arrow-backed columns)."""
+    frame: pd.DataFrame = events_table(model, items).to_pandas(types_mapper=pd.ArrowDtype)
+    return frame

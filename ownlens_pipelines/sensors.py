@@ -1,0 +1,57 @@
+"""Lag sensors: one per consumer group; they read lag (never consume) and request ingest runs."""
+
+import json
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from ownlens_kafka.streams import StreamSpec
+from ownlens_pipelines.resources import KafkaResource
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def build_lag_sensor(
+    spec: StreamSpec, job: "UnresolvedAssetJobDefinition", *, interval: int, running: bool
+) -> dg.SensorDefinition:
+    """`<stream>_lag`: a run of the stream's ingest job whenever its group lags."""
+
+    @dg.sensor(
+        name=f"{spec.name}_lag",
+        job=job,
+        minimum_interval_seconds=interval,
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if running
+        else dg.DefaultSensorStatus.STOPPED,
+        description=f"Requests `{job.name}` when group `{spec.group_id}` lags on `{spec.topic}`.",
+    )
+    def lag_sensor(
+        context: dg.SensorEvaluationContext, kafka: KafkaResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        lags = kafka.lag(spec)
+        total = sum(p.lag for p in lags)
+        ends = {str(p.partition): p.end for p in lags}
+        if total == 0:
+            return dg.SkipReason(f"no lag: {spec.group_id} is at the end offsets {ends}")
+        active = context.instance.get_runs_count(dg.RunsFilter(job_name=job.name, statuses=ACTIVE))
+        if active:
+            return dg.SkipReason(f"lag {total}, but a run of {job.name} is in progress")
+        backlog = ",".join(f"{p}={end}" for p, end in sorted(ends.items()))
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(run_key=f"{spec.name}@{backlog}", tags={"ownlens/lag": str(total)})
+            ],
+            cursor=json.dumps(ends, sort_keys=True),
+        )
+
+    return lag_sensor

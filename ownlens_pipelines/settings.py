@@ -1,0 +1,24 @@
+"""ETLConfig: the shared settings of the ETL ops, read from `OWNLENS_*` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ownlens_kafka.config import KafkaConfig
+
+DEFAULT_WAREHOUSE = ".ownlens/warehouse.duckdb"
+
+
+class ETLConfig(BaseSettings):
+    """Batch size, run bounds, warehouse path and Kafka settings shared by extractor and loader."""
+
+    model_config = SettingsConfigDict(env_prefix="OWNLENS_", extra="ignore", frozen=True)
+
+    batch_size: int = Field(default=20_000, ge=1, description="Records per warehouse write.")
+    max_records: int = Field(default=2_000_000, ge=1, description="Most records one run reads.")
+    warehouse: str = Field(default=DEFAULT_WAREHOUSE, description="DuckDB file of the warehouse.")
+    idle_timeout: float = Field(default=10.0, gt=0, description="Stop a run after this long idle.")
+    sensor_interval: int = Field(default=10, ge=1, description="Seconds between lag checks.")
+    sensors_running: bool = Field(default=True, description="Lag sensors start switched on.")
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)

@@ -1,0 +1,85 @@
+"""The DuckDB warehouse: raw tables per stream, written idempotently by Kafka position."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ownlens_kafka.streams import StreamSpec
+from ownlens_pipelines.schema import table_columns
+
+RAW_SCHEMA = "raw"
+
+
+def raw_table(spec: StreamSpec) -> str:
+    return f"{RAW_SCHEMA}.{spec.name}"
+
+
+class Warehouse:
+    """A DuckDB file. One process at a time may write it, so connecting waits for the lock."""
+
+    def __init__(self, path: str | Path, lock_timeout: float = 120.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, retried while another process holds the file's write lock."""
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                connection = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def ensure_raw_table(self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
+        columns = ", ".join(f'"{c.name}" {c.sql_type}' for c in table_columns(spec.model))
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {raw_table(spec)} ({columns})")
+
+    def write_raw(
+        self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec, batch: pa.Table
+    ) -> int:
+        """Replace, per partition, every row at or after the batch's first offset, in one
+        transaction: a batch written again after a crash (before the commit) adds nothing."""
+        if batch.num_rows == 0:
+            return 0
+        table = raw_table(spec)
+        connection.register("ownlens_batch", batch)
+        try:
+            connection.execute("BEGIN TRANSACTION")
+            starts = connection.execute(
+                "SELECT _topic, _partition, min(_offset) FROM ownlens_batch GROUP BY ALL"
+            ).fetchall()
+            for topic, partition, offset in starts:
+                connection.execute(
+                    f"DELETE FROM {table} WHERE _topic = ? AND _partition = ? AND _offset >= ?",
+                    [topic, partition, offset],
+                )
+            names = ", ".join(f'"{c.name}"' for c in table_columns(spec.model))
+            connection.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ownlens_batch")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.unregister("ownlens_batch")
+        return int(batch.num_rows)
+
+    def count(self, connection: duckdb.DuckDBPyConnection, table: str) -> int:
+        row = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0

@@ -1,0 +1,133 @@
+"""The code location as Dagster loads it: definitions, raw assets, checks, sensors, jobs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from ownlens_kafka import STREAMS, UserEventProducer, get_stream, reset_config
+from tests.factories import valid_payload
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = get_stream("user_events")
+
+
+@pytest.fixture
+def env(kafka_config, make_topics, tmp_path, monkeypatch) -> dict[str, str]:
+    """The environment a deployment would set: broker, namespace, warehouse."""
+    make_topics()
+    values = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
+        "KAFKA_NAMESPACE": kafka_config.namespace,
+        "KAFKA_SESSION_TIMEOUT_MS": str(kafka_config.session_timeout_ms),
+        "KAFKA_HEARTBEAT_INTERVAL_MS": str(kafka_config.heartbeat_interval_ms),
+        "OWNLENS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "OWNLENS_IDLE_TIMEOUT": "5",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    reset_config()
+    yield values
+    reset_config()
+
+
+@pytest.fixture
+def defs(env) -> dg.Definitions:
+    from ownlens_pipelines.definitions import defs as load
+
+    return load()
+
+
+def publish(count: int, config) -> None:
+    with UserEventProducer(config) as producer:
+        for _ in range(count):
+            producer.publish(valid_payload(SPEC.model))
+
+
+def raw_rows(env, stream: str = "user_events") -> int:
+    with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
+        return connection.execute(f"SELECT count(*) FROM raw.{stream}").fetchone()[0]
+
+
+def test_every_stream_has_asset_checks_job_and_sensor(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for spec in STREAMS:
+        key = dg.AssetKey(["raw", spec.name])
+        node = graph.get(key)
+        assert node.group_name == spec.domain
+        assert {"kafka", "duckdb"} <= set(node.kinds)
+        assert node.description and node.owners
+        checks = {c.name for c in graph.get_check_keys_for_assets([key])}
+        assert checks == {"keys_not_null", "unique_ids", "fresh"}
+        assert defs.resolve_job_def(f"ingest_{spec.name}") is not None
+        sensor = defs.resolve_sensor_def(f"{spec.name}_lag")
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    domains = {key.path[0] for key in graph.get_all_asset_keys() if key.path[0] != "raw"}
+    assert domains == {s.domain for s in STREAMS}
+
+
+def test_definitions_validate_as_dagster_loads_them(env) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ingest_job_materializes_new_events_once(defs, env, kafka_config) -> None:
+    publish(12, kafka_config)
+    job = defs.resolve_job_def("ingest_user_events")
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    [materialization] = result.asset_materializations_for_node(
+        job.nodes_in_topological_order[0].name
+    )
+    assert materialization.metadata["rows_written"].value == 12
+    assert materialization.metadata["lag_after"].value == 0
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"keys_not_null": True, "unique_ids": True, "fresh": True}
+    assert raw_rows(env) == 12
+    again = job.execute_in_process(instance=instance)
+    [second] = again.asset_materializations_for_node(job.nodes_in_topological_order[0].name)
+    assert second.metadata["rows_written"].value == 0
+    assert raw_rows(env) == 12
+
+
+def test_sensor_requests_a_run_only_when_the_group_lags(defs, kafka_config) -> None:
+    sensor = defs.resolve_sensor_def("user_events_lag")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def evaluate():
+        context = dg.build_sensor_context(instance=instance, resources=defs.resources)
+        return sensor(context)
+
+    idle = evaluate()
+    assert isinstance(idle, dg.SkipReason) and "no lag" in idle.skip_message
+    publish(9, kafka_config)
+    first, second = evaluate(), evaluate()
+    [request] = first.run_requests
+    assert request.run_key == second.run_requests[0].run_key
+    assert request.run_key.startswith("user_events@")
+    ends = json.loads(first.cursor)
+    assert sum(ends.values()) == 9 and request.tags["ownlens/lag"] == "9"
+    publish(1, kafka_config)
+    assert evaluate().run_requests[0].run_key != request.run_key
+    assert defs.resolve_job_def("ingest_user_events").execute_in_process(instance=instance).success
+    done = evaluate()
+    assert isinstance(done, dg.SkipReason) and "no lag" in done.skip_message
