@@ -158,3 +158,64 @@ def lag(streams: list[str]) -> None:
 
 def main() -> None:
     cli(prog_name="ownlens")
+
+
+@cli.group()
+def dlq() -> None:
+    """Inspect or replay dead-lettered records."""
+
+
+@dlq.command("list")
+@click.argument("streams", nargs=-1, callback=stream_names)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Most records shown per stream.",
+)
+@friendly_errors
+def dlq_list(streams: list[str], limit: int) -> None:
+    """Dead-lettered records of the streams (all by default) with their reason."""
+    from ownlens_kafka.dlq import list_dead_letters
+
+    config = get_config()
+    connection_check(config)
+    rows = []
+    for spec in iter_streams(streams):
+        for letter in list_dead_letters(config, spec, limit):
+            rows.append(
+                [
+                    letter.stream,
+                    f"{letter.source_partition}@{letter.source_offset}",
+                    letter.key or "-",
+                    letter.error_type,
+                    letter.error[:100],
+                ]
+            )
+    click.echo(
+        table(rows, ["stream", "source", "key", "type", "reason"])
+        if rows
+        else "no dead-lettered records"
+    )
+
+
+@dlq.command("replay")
+@click.argument("stream")
+@friendly_errors
+def dlq_replay(stream: str) -> None:
+    """Re-publish a stream's dead letters through validation; report what still fails."""
+    from ownlens_kafka.dlq import replay
+    from ownlens_kafka.streams import get_stream
+
+    spec = get_stream(stream)
+    config = get_config()
+    connection_check(config)
+    result = replay(config, spec)
+    failing = result.still_failing or []
+    click.echo(
+        f"{stream}: {result.replayed} record(s) re-published, {len(failing)} still "
+        "failing (dead-lettered again)"
+    )
+    for letter in failing[:20]:
+        click.echo(f"  {letter.source_partition}@{letter.source_offset}: {letter.error[:120]}")

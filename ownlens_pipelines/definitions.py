@@ -53,6 +53,17 @@ def defs() -> dg.Definitions:
         dg.Definitions(
             assets=[*domain_assets(), raw_table_metrics],
             jobs=etl_jobs(),
+            sensors=[
+                dg.AutomationConditionSensorDefinition(
+                    "domain_assets_automation",
+                    target=dg.AssetSelection.all(),
+                    default_status=dg.DefaultSensorStatus.RUNNING
+                    if settings.sensors_running
+                    else dg.DefaultSensorStatus.STOPPED,
+                    minimum_interval_seconds=max(settings.sensor_interval, 10),
+                    description="Rebuilds domain assets after the raw tables they read change.",
+                )
+            ],
             resources={"kafka": kafka, "warehouse": warehouse},
         ),
     )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import BaseKafkaConsumer, ConsumedEvent
+from ownlens_kafka.producers import UserEventProducer
+from tests.factories import valid_payload
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def drain(
@@ -41,3 +46,10 @@ def read_topic(
         return messages
     finally:
         client.close()
+
+
+def publish(count: int, config: KafkaConfig) -> None:
+    """`count` valid user events, delivered."""
+    with UserEventProducer(config) as producer:
+        for _ in range(count):
+            producer.publish(valid_payload(UserEventProducer.stream.model))  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -118,33 +119,71 @@ class KafkaExtractor:
         result.duration_s = time.monotonic() - started
         return result
 
-    def batches(self, result: ExtractResult) -> Iterator[pa.Table]:
-        """Validated batches up to the targets; a batch's offsets are committed when the caller
-        asks for the next one (or the loop ends normally), never before it was handled."""
+    def follow(
+        self, stop: threading.Event, on_write: Callable[[ExtractResult], None] | None = None
+    ) -> ExtractResult:
+        """Streaming mode: write batches as they arrive until `stop` is set. The same idempotent
+        write and commit-after-write; the warehouse is held only while a batch is written."""
+        result = ExtractResult(self.spec.name, raw_table(self.spec))
+        started = time.monotonic()
+        with self.warehouse.connect() as connection:
+            self.warehouse.ensure_raw_table(connection, self.spec)
+        for batch in self.batches(result, stop=stop):
+            with self.warehouse.connect() as connection:
+                written = self.warehouse.write_raw(connection, self.spec, batch)
+                result.rows_total = self.warehouse.count(connection, result.table)
+            result.rows_written += written
+            result.note_offsets(batch)
+            result.duration_s = time.monotonic() - started
+            if on_write is not None:
+                on_write(result)
+        return result
+
+    def batches(
+        self, result: ExtractResult, stop: threading.Event | None = None
+    ) -> Iterator[pa.Table]:
+        """Validated batches up to the targets (or, with `stop`, until it is set); a batch's
+        offsets are committed when the caller asks for the next one, never before."""
         consumer: BaseKafkaConsumer[Any] = BaseKafkaConsumer(
             self.etl.kafka, self.group_id, stream=self.spec
         )
         with consumer:
             topic = consumer.topics[0]
             read, idle_since = 0, time.monotonic()
-            while read < self.etl.max_records and not self._caught_up(consumer, topic, result):
+            while not self._done(consumer, topic, result, read, stop):
                 dead_before = consumer.stats.dead_lettered
+                limit = (
+                    self.etl.batch_size
+                    if stop
+                    else min(self.etl.batch_size, self.etl.max_records - read)
+                )
                 with paused_gc():
-                    items = consumer.consume_batch(
-                        min(self.etl.batch_size, self.etl.max_records - read), 0.5
-                    )
+                    items = consumer.consume_batch(limit, 0.5)
                     batch = events_table(self.spec.model, items)
                 dead = consumer.stats.dead_lettered - dead_before
                 if not items and not dead:
-                    if time.monotonic() - idle_since > self.etl.idle_timeout:
+                    if stop is None and time.monotonic() - idle_since > self.etl.idle_timeout:
                         break
                     continue
                 idle_since = time.monotonic()
                 read += len(items) + dead
                 result.dead_lettered += dead
                 result.batches += 1
-                yield batch
+                if items:
+                    yield batch
                 consumer.commit()
+
+    def _done(
+        self,
+        consumer: BaseKafkaConsumer[Any],
+        topic: str,
+        result: ExtractResult,
+        read: int,
+        stop: threading.Event | None,
+    ) -> bool:
+        if stop is not None:
+            return stop.is_set()
+        return read >= self.etl.max_records or self._caught_up(consumer, topic, result)
 
     @staticmethod
     def _caught_up(consumer: BaseKafkaConsumer[Any], topic: str, result: ExtractResult) -> bool:

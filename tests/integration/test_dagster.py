@@ -9,45 +9,11 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
-from ownlens_kafka import STREAMS, UserEventProducer, get_stream, reset_config
-from tests.factories import valid_payload
+from ownlens_kafka import STREAMS, get_stream
+from tests.helpers import ROOT, publish
 
-ROOT = Path(__file__).resolve().parents[2]
 SPEC = get_stream("user_events")
-
-
-@pytest.fixture
-def env(kafka_config, make_topics, tmp_path, monkeypatch) -> dict[str, str]:
-    """The environment a deployment would set: broker, namespace, warehouse."""
-    make_topics()
-    values = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_config.bootstrap_servers,
-        "KAFKA_NAMESPACE": kafka_config.namespace,
-        "KAFKA_SESSION_TIMEOUT_MS": str(kafka_config.session_timeout_ms),
-        "KAFKA_HEARTBEAT_INTERVAL_MS": str(kafka_config.heartbeat_interval_ms),
-        "OWNLENS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "OWNLENS_IDLE_TIMEOUT": "5",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    reset_config()
-    yield values
-    reset_config()
-
-
-@pytest.fixture
-def defs(env) -> dg.Definitions:
-    from ownlens_pipelines.definitions import defs as load
-
-    return load()
-
-
-def publish(count: int, config) -> None:
-    with UserEventProducer(config) as producer:
-        for _ in range(count):
-            producer.publish(valid_payload(SPEC.model))
 
 
 def raw_rows(env, stream: str = "user_events") -> int:
