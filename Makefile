@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ownlens broker
+	$(BIN)/ownlens dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/produce.py
 	$(BIN)/python bench/consume.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .ownlens .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 from ownlens_kafka.broker import EmbeddedBroker
 from ownlens_kafka.config import KafkaConfig, get_config
 from ownlens_kafka.errors import BrokerStartError
+from ownlens_kafka.generator.command import generate
 from ownlens_kafka.lag import UnknownTopicError, group_lag
 from ownlens_kafka.streams import STREAMS, iter_streams
 from ownlens_kafka.topics import create_topics, list_topics
@@ -93,13 +94,17 @@ def broker(port: int) -> None:
         f"  export KAFKA_SESSION_TIMEOUT_MS={config.session_timeout_ms}"
         f" KAFKA_HEARTBEAT_INTERVAL_MS={config.heartbeat_interval_ms}"
     )
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @cli.group()
@@ -158,6 +163,9 @@ def lag(streams: list[str]) -> None:
 
 def main() -> None:
     cli(prog_name="ownlens")
+
+
+cli.add_command(generate)
 
 
 @cli.group()

@@ -89,6 +89,10 @@ class KafkaConfig(BaseSettings):
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": self.heartbeat_interval_ms,
             "fetch.wait.max.ms": 100,
+            # prefetch bounded in bytes, not by the backlog: memory must not grow with lag
+            "queued.max.messages.kbytes": 32_768,
+            "queued.min.messages": 10_000,
+            "fetch.queue.backoff.ms": 100,
             "allow.auto.create.topics": False,
             "enable.partition.eof": False,
         }

@@ -33,6 +33,14 @@ class StreamSpec:
     group_id: str
     partitions: int = 3
     description: str = ""
+    version_field: str | None = None  # set when one entity is sent again as new versions
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """The fields that identify one event: the id, and the version for versioned entities."""
+        return (
+            (self.id_field,) if self.version_field is None else (self.id_field, self.version_field)
+        )
 
     @property
     def dlq_topic(self) -> str:
@@ -86,6 +94,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         model=ArticleCreate,
         key_fields=("article_id",),
         id_field="article_id",
+        version_field="last_updated_time",
         group_id="article-consumer-group",
         description="Articles as published and updated by the newsroom.",
     ),

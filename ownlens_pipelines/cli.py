@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
@@ -63,13 +64,22 @@ def stream(streams: list[str]) -> None:
 
 @cli.command()
 @click.option("--port", type=int, default=3000, show_default=True, help="Dagster UI port.")
+@click.option(
+    "--broker-port",
+    type=int,
+    default=9092,
+    show_default=True,
+    help="Port of the embedded broker (unused with KAFKA_BOOTSTRAP_SERVERS).",
+)
 @click.option("--rate", type=float, default=20.0, show_default=True, help="Demo events per second.")
 @friendly_errors
-def dev(port: int, rate: float) -> None:
+def dev(port: int, broker_port: int, rate: float) -> None:
     """Everything for local work: broker, topics, demo traffic and the Dagster UI."""
     from ownlens_pipelines.dev import DevStack
 
-    stack = DevStack(port=port, rate=rate, say=click.echo)
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        connection_check(get_config())
+    stack = DevStack(port=port, broker_port=broker_port, rate=rate, say=click.echo)
     stopping = threading.Event()
 
     def on_signal(*_: Any) -> None:

@@ -36,6 +36,7 @@ class DevStack:
     """The processes `make run` starts, stopped in reverse order with no child left behind."""
 
     port: int = 3000
+    broker_port: int = 9092
     rate: float = 20.0
     say: Callable[[str], None] = print
     broker: EmbeddedBroker | None = None
@@ -45,7 +46,8 @@ class DevStack:
         """The cluster in the environment, or the embedded one, and `KAFKA_*` for the children."""
         if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             return KafkaConfig(), {}
-        self.broker = EmbeddedBroker(port=9092, log_path=STATE_DIR / "broker.log").start()
+        self.broker = EmbeddedBroker(port=self.broker_port, log_path=STATE_DIR / "broker.log")
+        self.broker.start()
         config = self.broker.kafka_config()
         return config, {
             "KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,

@@ -1,11 +1,15 @@
 """Lag sensors: one per consumer group; they read lag (never consume) and request ingest runs."""
 
 import json
+import threading
+import time
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ownlens_kafka.streams import StreamSpec
+from ownlens_kafka.lag import PartitionLag, UnknownTopicError, group_lag
+from ownlens_kafka.streams import STREAMS, StreamSpec
 from ownlens_pipelines.resources import KafkaResource
 
 if TYPE_CHECKING:
@@ -19,6 +23,38 @@ ACTIVE = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+class LagSnapshot:
+    """Every group's lag read in one pass (one offset probe, one admin client) and shared, for
+    `ttl` seconds, by the sensors the daemon evaluates in the same tick."""
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._taken: dict[str, tuple[float, dict[str, list[PartitionLag]]]] = {}
+
+    def lag(self, kafka: KafkaResource, spec: StreamSpec) -> list[PartitionLag]:
+        config = kafka.kafka_config()
+        key = config.model_dump_json()
+        with self._lock:
+            taken = self._taken.get(key)
+            if taken is None or time.monotonic() - taken[0] > self.ttl:
+                try:
+                    lags = group_lag(
+                        config, {s.group_id: [config.topic_name(s.topic)] for s in STREAMS}
+                    )
+                except UnknownTopicError:  # a missing topic must not blind the other sensors
+                    return kafka.lag(spec)
+                by_group: dict[str, list[PartitionLag]] = defaultdict(list)
+                for lag in lags:
+                    by_group[lag.group_id].append(lag)
+                taken = (time.monotonic(), by_group)
+                self._taken[key] = taken
+        return taken[1].get(spec.group_id, [])
+
+
+SNAPSHOT = LagSnapshot()
 
 
 def build_lag_sensor(
@@ -38,7 +74,7 @@ def build_lag_sensor(
     def lag_sensor(
         context: dg.SensorEvaluationContext, kafka: KafkaResource
     ) -> dg.SensorResult | dg.SkipReason:
-        lags = kafka.lag(spec)
+        lags = SNAPSHOT.lag(kafka, spec)
         total = sum(p.lag for p in lags)
         ends = {str(p.partition): p.end for p in lags}
         if total == 0:

@@ -15,7 +15,7 @@ class ETLConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OWNLENS_", extra="ignore", frozen=True)
 
-    batch_size: int = Field(default=20_000, ge=1, description="Records per warehouse write.")
+    batch_size: int = Field(default=10_000, ge=1, description="Records per warehouse write.")
     max_records: int = Field(default=2_000_000, ge=1, description="Most records one run reads.")
     warehouse: str = Field(default=DEFAULT_WAREHOUSE, description="DuckDB file of the warehouse.")
     idle_timeout: float = Field(default=10.0, gt=0, description="Stop a run after this long idle.")

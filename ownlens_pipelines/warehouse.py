@@ -23,9 +23,12 @@ def raw_table(spec: StreamSpec) -> str:
 class Warehouse:
     """A DuckDB file. One process at a time may write it, so connecting waits for the lock."""
 
-    def __init__(self, path: str | Path, lock_timeout: float = 120.0) -> None:
+    def __init__(
+        self, path: str | Path, lock_timeout: float = 120.0, memory_limit: str = "128MB"
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.memory_limit = memory_limit
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -35,7 +38,9 @@ class Warehouse:
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
-                connection = duckdb.connect(str(self.path), read_only=read_only)
+                connection = duckdb.connect(
+                    str(self.path), read_only=read_only, config={"memory_limit": self.memory_limit}
+                )
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:

@@ -60,21 +60,23 @@ def table_metrics(
 ) -> dict[str, Any]:
     """Today's metrics of `raw.<stream>` as QualityMetricCreate fields (company and brand aside).
 
-    null_count: rows missing a Kafka key field or the id; duplicate_count: rows whose id appears
-    more than once; scores are ratios (None for an empty table); data age is measured at `now`.
+    null_count: rows missing a Kafka key field or the id; duplicate_count: rows whose identity
+    (id, and version for versioned entities) appears more than once; scores are ratios (None
+    for an empty table); data age is measured at `now`.
     """
-    table, id_field = raw_table(spec), spec.id_field
+    table, id_field, identity = raw_table(spec), spec.id_field, ", ".join(spec.identity)
     missing = " OR ".join(f"{name} IS NULL" for name in (*spec.key_fields, id_field))
     counts = connection.execute(
         f"""SELECT count(*), count(*) FILTER (WHERE {missing}), count({id_field}),
-                   count(DISTINCT {id_field}), avg(epoch(CAST(? AS TIMESTAMPTZ) - _produced_at))
+                   count(DISTINCT ({identity})) FILTER (WHERE {id_field} IS NOT NULL),
+                   avg(epoch(CAST(? AS TIMESTAMPTZ) - _produced_at))
             FROM {table}""",
         [now or datetime.now(UTC)],
     ).fetchone()
     duplicates = connection.execute(
         f"""SELECT coalesce(sum(n), 0) FROM (
                 SELECT count(*) AS n FROM {table} WHERE {id_field} IS NOT NULL
-                GROUP BY {id_field} HAVING count(*) > 1)"""
+                GROUP BY {identity} HAVING count(*) > 1)"""
     ).fetchone()
     assert counts is not None and duplicates is not None  # aggregates always return a row
     total, nulls, with_id, unique, age_seconds = counts

@@ -75,10 +75,12 @@ def build_raw_checks(spec: StreamSpec) -> list[dg.AssetChecksDefinition]:
         missing = int(_scalar(warehouse, f"SELECT count(*) FROM {table} WHERE {required}"))
         return dg.AssetCheckResult(passed=missing == 0, metadata={"rows_missing_keys": missing})
 
-    @dg.asset_check(asset=key, name="unique_ids", description=f"No {spec.id_field} appears twice.")
+    identity = ", ".join(spec.identity)
+
+    @dg.asset_check(asset=key, name="unique_ids", description=f"No ({identity}) appears twice.")
     def unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         duplicates = int(
-            _scalar(warehouse, f"SELECT count(*) - count(DISTINCT {spec.id_field}) FROM {table}")
+            _scalar(warehouse, f"SELECT count(*) - count(DISTINCT ({identity})) FROM {table}")
         )
         return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicates": duplicates})
 

@@ -75,7 +75,10 @@ def test_ingest_job_materializes_new_events_once(defs, env, kafka_config) -> Non
     assert raw_rows(env) == 12
 
 
-def test_sensor_requests_a_run_only_when_the_group_lags(defs, kafka_config) -> None:
+def test_sensor_requests_a_run_only_when_the_group_lags(defs, kafka_config, monkeypatch) -> None:
+    from ownlens_pipelines import sensors
+
+    monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)  # each evaluation reads the broker anew
     sensor = defs.resolve_sensor_def("user_events_lag")
     instance = dg.DagsterInstance.ephemeral()
 
@@ -97,3 +100,23 @@ def test_sensor_requests_a_run_only_when_the_group_lags(defs, kafka_config) -> N
     assert defs.resolve_job_def("ingest_user_events").execute_in_process(instance=instance).success
     done = evaluate()
     assert isinstance(done, dg.SkipReason) and "no lag" in done.skip_message
+
+
+def test_sensors_of_one_tick_share_one_lag_read(defs, kafka_config, monkeypatch) -> None:
+    from ownlens_pipelines import sensors
+
+    reads = []
+    real = sensors.group_lag
+    monkeypatch.setattr(sensors, "group_lag", lambda *a, **k: reads.append(1) or real(*a, **k))
+    monkeypatch.setattr(sensors, "SNAPSHOT", sensors.LagSnapshot(ttl=30.0))
+    publish(4, kafka_config)
+    instance = dg.DagsterInstance.ephemeral()
+    results = {
+        spec.name: defs.resolve_sensor_def(f"{spec.name}_lag")(
+            dg.build_sensor_context(instance=instance, resources=defs.resources)
+        )
+        for spec in STREAMS
+    }
+    assert len(reads) == 1
+    assert results["user_events"].run_requests[0].tags["ownlens/lag"] == "4"
+    assert all(isinstance(r, dg.SkipReason) for n, r in results.items() if n != "user_events")

@@ -1,0 +1,107 @@
+"""The `ownlens` command end to end: run, dlq, and clear errors for user mistakes."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+from click.testing import CliRunner
+from confluent_kafka import Producer
+
+from ownlens_kafka import STREAMS, get_stream
+from ownlens_kafka.broker import free_port
+from ownlens_kafka.dlq import list_dead_letters
+from ownlens_kafka.generator import generate
+from ownlens_kafka.lag import group_lag
+from ownlens_pipelines.cli import cli
+from tests.factories import valid_payload
+from tests.helpers import read_topic
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_ownlens_run_ingests_exactly_the_valid_records(env, kafka_config) -> None:
+    stats = generate(kafka_config, count=400, seed=11, invalid_ratio=0.1)
+    assert stats.invalid > 0
+    first = invoke("run")
+    assert first.exit_code == 0, first.output
+    with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
+        counts = {
+            s.name: connection.execute(f"SELECT count(*) FROM raw.{s.name}").fetchone()[0]
+            for s in STREAMS
+        }
+        domain = connection.execute("SELECT count(*) FROM customer.daily_engagement").fetchone()
+    assert counts == {name: c.valid for name, c in stats.streams.items()} | {
+        s.name: 0 for s in STREAMS if s.name not in stats.streams
+    }
+    assert domain[0] > 0
+    for spec in STREAMS:
+        dead = list_dead_letters(kafka_config, spec)
+        assert len(dead) == stats.streams[spec.name].invalid if spec.name in stats.streams else 0
+        assert all(
+            d.error and d.error_type in {"DeserializationError", "ValidationError"} for d in dead
+        )
+    lags = group_lag(
+        kafka_config, {s.group_id: [kafka_config.topic_name(s.topic)] for s in STREAMS}
+    )
+    assert sum(p.lag for p in lags) == 0
+    assert "user_events" in first.output and "lag after" in first.output
+    second = invoke("run")
+    assert second.exit_code == 0, second.output
+    with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
+        again = {
+            s.name: connection.execute(f"SELECT count(*) FROM raw.{s.name}").fetchone()[0]
+            for s in STREAMS
+        }
+    assert again == counts
+
+
+def test_dlq_list_and_replay(env, kafka_config) -> None:
+    spec = get_stream("audit_logs")
+    topic = kafka_config.topic_name(spec.topic)
+    raw = Producer(kafka_config.producer_config())
+    raw.produce(topic, b"not json", key=b"bad")
+    raw.produce(topic, json.dumps(valid_payload(spec.model)).encode(), key=b"good")
+    assert raw.flush(10) == 0
+    assert invoke("run").exit_code == 0
+    listed = invoke("dlq", "list", "audit_logs")
+    assert listed.exit_code == 0 and "DeserializationError" in listed.output
+    # a record that is valid today (say, after a model fix) sits in the dead-letter topic too
+    raw.produce(
+        f"{topic}-dlq",
+        json.dumps(valid_payload(spec.model)).encode(),
+        key=b"fixed",
+        headers=[("dlq.error", b"old model"), ("dlq.source_topic", topic.encode())],
+    )
+    assert raw.flush(10) == 0
+    replayed = invoke("dlq", "replay", "audit_logs")
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 record(s) re-published, 1 still failing" in replayed.output
+    dead = read_topic(kafka_config, f"{topic}-dlq", 3)
+    retried = [m for m in dead if dict(m.headers()).get("dlq.attempts") == b"2"]
+    assert len(retried) == 1 and retried[0].value() == b"not json"
+    again = invoke("dlq", "replay", "audit_logs")
+    assert "0 record(s) re-published, 1 still failing" in again.output
+    assert len(read_topic(kafka_config, topic, 3)) == 3  # bad, good and the re-published one
+
+
+def test_user_mistakes_get_one_clear_line() -> None:
+    unknown = CliRunner().invoke(cli, ["lag", "nope"])
+    assert unknown.exit_code == 2 and "unknown stream(s) nope" in unknown.output
+    bad_option = CliRunner().invoke(cli, ["generate", "--invalid-ratio", "2"])
+    assert bad_option.exit_code == 2 and "--invalid-ratio" in bad_option.output
+    closed = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    from ownlens_kafka import reset_config
+
+    reset_config()
+    try:
+        unreachable = CliRunner().invoke(cli, ["topics", "list"], env=closed)
+    finally:
+        reset_config()
+    assert unreachable.exit_code == 1
+    assert "cannot reach Kafka at 127.0.0.1" in unreachable.output
+    assert "Traceback" not in unreachable.output
+    missing = CliRunner().invoke(cli, ["dlq", "replay", "nope"])
+    assert missing.exit_code == 1 and "unknown stream 'nope'" in missing.output

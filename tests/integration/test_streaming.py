@@ -1,0 +1,58 @@
+"""Streaming mode: long-lived consumers write as events arrive and Dagster sees the tables."""
+
+from __future__ import annotations
+
+import threading
+
+import dagster as dg
+import duckdb
+
+from ownlens_kafka import get_stream
+from ownlens_kafka.lag import group_lag
+from ownlens_pipelines.settings import ETLConfig
+from ownlens_pipelines.streaming import stream_forever
+from ownlens_pipelines.warehouse import Warehouse
+from tests.conftest import wait_for
+from tests.helpers import publish
+
+SPEC = get_stream("user_events")
+
+
+def count(path: str) -> int:
+    try:  # in this process: the same configuration as the streaming writer's connections
+        with Warehouse(path).connect() as connection:
+            return int(connection.execute("SELECT count(*) FROM raw.user_events").fetchone()[0])
+    except duckdb.CatalogException:  # not created yet
+        return -1
+
+
+def test_stream_writes_continuously_and_reports_to_dagster(
+    env, kafka_config, tmp_path, monkeypatch
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    stop = threading.Event()
+    reports: list[tuple[str, int, int]] = []
+    etl = ETLConfig(kafka=kafka_config, warehouse=env["OWNLENS_WAREHOUSE"], batch_size=50)
+    worker = threading.Thread(
+        target=stream_forever, args=([SPEC], stop, lambda *r: reports.append(r), etl)
+    )
+    worker.start()
+    try:
+        publish(30, kafka_config)
+        wait_for(lambda: count(etl.warehouse) == 30, timeout=60, interval=0.2, what="30 rows")
+        publish(12, kafka_config)  # a second wave, while the consumer keeps running
+        wait_for(lambda: count(etl.warehouse) == 42, timeout=60, interval=0.2, what="42 rows")
+    finally:
+        stop.set()
+        worker.join(30)
+    assert not worker.is_alive()
+    assert sum(written for _, written, _ in reports) == 42
+    instance = dg.DagsterInstance.from_config(str(home))
+    event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "user_events"]))
+    assert event is not None
+    assert event.asset_materialization.metadata["dagster/row_count"].value == 42
+    lags = group_lag(kafka_config, {SPEC.group_id: [kafka_config.topic_name(SPEC.topic)]})
+    assert sum(p.lag for p in lags) == 0  # committed after each write
