@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import ValidationError
 
@@ -52,6 +53,20 @@ class StreamClient(Generic[M]):
         raise TypeError(
             f"{type(self).__name__} takes {model.__name__} or a dict, not {type(event).__name__}"
         )
+
+    def close(self) -> None:
+        """Release the client."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def _client_settings(self, base: dict[str, Any]) -> dict[str, Any]:
         """librdkafka settings: the config's, then this client's overrides, then callbacks."""

@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import FrameType, TracebackType
-from typing import Any, Generic, Self, cast
+from types import FrameType
+from typing import Any, Generic, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
@@ -19,6 +19,7 @@ from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.dead_letter import DeadLetterWriter, Rejected
 from ownlens_kafka.envelope import EventMetadata, Headers
 from ownlens_kafka.errors import describe_validation_error
+from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.lag import PartitionLag, group_lag
 from ownlens_kafka.logs import with_logging
 
@@ -104,6 +105,10 @@ class BaseKafkaConsumer(StreamClient[M]):
         messages = self._fetch(max_messages, timeout)
         if not messages:
             return []
+        with paused_gc():
+            return self._validate(messages)
+
+    def _validate(self, messages: list[Message]) -> list[ConsumedEvent[M]]:
         validate = self.model.model_validate_json
         items: list[ConsumedEvent[M]] = []
         first: dict[TopicPartitionKey, int] = {}
@@ -273,17 +278,6 @@ class BaseKafkaConsumer(StreamClient[M]):
         self._pending.clear()
         if client is not None:
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _install_stop_signals(stop: threading.Event) -> Callable[[], None]:

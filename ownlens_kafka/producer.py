@@ -7,13 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from ownlens_kafka.client import M, StreamClient
 from ownlens_kafka.envelope import PRODUCED_AT, PRODUCER, SCHEMA_VERSION, Headers
 from ownlens_kafka.errors import DeliveryError, DeliveryFailure, EventValidationError
+from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.logs import log
 
 _POLL_EVERY = 1_000
@@ -47,7 +48,8 @@ class BatchResult:
         self.delivered += 1
         partition, offset = cast(tuple[int, int], (message.partition(), message.offset()))
         first, last = self.offsets.get(partition, (offset, offset))
-        self.offsets[partition] = (min(first, offset), max(last, offset))
+        if offset < first or offset > last or first == last:
+            self.offsets[partition] = (min(first, offset), max(last, offset))
 
 
 class BaseKafkaProducer(StreamClient[M]):
@@ -100,6 +102,15 @@ class BaseKafkaProducer(StreamClient[M]):
         """Validate all, send all, flush once; invalid or undelivered items come back by index."""
         result = BatchResult()
         headers = self.headers()
+        with paused_gc():
+            self._send_all(events, headers, result)
+        self._flush_client(timeout)
+        result.failures.sort(key=lambda failure: failure.index)
+        return result
+
+    def _send_all(
+        self, events: Iterable[M | Mapping[str, Any]], headers: Headers, result: BatchResult
+    ) -> None:
         for index, event in enumerate(events):
             try:
                 model = self.validate(event)
@@ -113,9 +124,6 @@ class BaseKafkaProducer(StreamClient[M]):
                 functools.partial(result.on_delivery, index),
             )
             result.sent += 1
-        self._flush_client(timeout)
-        result.failures.sort(key=lambda failure: failure.index)
-        return result
 
     def _send(self, value: bytes, key: str, headers: Headers, callback: Any) -> None:
         client = self.client
@@ -163,9 +171,6 @@ class BaseKafkaProducer(StreamClient[M]):
             self.flush(timeout)
         finally:
             self._client = None
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(
         self,

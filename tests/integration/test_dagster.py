@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 
 from ownlens_kafka import STREAMS, get_stream
+from ownlens_kafka.lag import group_lag
 from tests.helpers import ROOT, publish
 
 SPEC = get_stream("user_events")
@@ -120,3 +121,28 @@ def test_sensors_of_one_tick_share_one_lag_read(defs, kafka_config, monkeypatch)
     assert len(reads) == 1
     assert results["user_events"].run_requests[0].tags["ownlens/lag"] == "4"
     assert all(isinstance(r, dg.SkipReason) for n, r in results.items() if n != "user_events")
+
+
+def test_etl_ops_extract_and_republish_a_stream(defs, env, kafka_config) -> None:
+    publish(5, kafka_config)
+    instance = dg.DagsterInstance.ephemeral()
+    stream = {"stream": "user_events"}
+    extract = defs.resolve_job_def("extract_stream").execute_in_process(
+        instance=instance, run_config={"ops": {"kafka_extract": {"config": stream}}}
+    )
+    assert extract.success and extract.output_for_node("kafka_extract")["rows_written"] == 5
+    republish = defs.resolve_job_def("republish_stream").execute_in_process(
+        instance=instance,
+        run_config={
+            "ops": {"read_raw_table": {"config": stream}, "kafka_load": {"config": stream}}
+        },
+    )
+    assert republish.success
+    assert republish.output_for_node("kafka_load")["delivered"] == 5
+    assert (
+        sum(
+            p.lag
+            for p in group_lag(kafka_config, {SPEC.group_id: [kafka_config.topic_name(SPEC.topic)]})
+        )
+        == 5
+    )  # the five, published again

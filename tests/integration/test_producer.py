@@ -66,3 +66,15 @@ def test_delivery_failure_is_raised_not_swallowed() -> None:
     assert "timed out" in caught.value.failures[0].reason.lower()
     result = UserEventProducer(dead).publish_batch([valid_payload(SPEC.model)] * 2, timeout=20)
     assert result.delivered == 0 and [f.index for f in result.failures] == [0, 1]
+
+
+def test_a_full_local_queue_is_waited_out_not_dropped(kafka_config, make_topics) -> None:
+    make_topics(SPEC)
+    tiny = UserEventProducer(kafka_config, **{"queue.buffering.max.messages": 5})
+    events = [valid_payload(SPEC.model) for _ in range(300)]
+    result = tiny.publish_batch(events)
+    assert (result.delivered, result.failures) == (300, [])
+    for event in events[:50]:
+        tiny.publish(event)
+    tiny.flush()
+    assert len(read_topic(kafka_config, kafka_config.topic_name(SPEC.topic), 350)) == 350
