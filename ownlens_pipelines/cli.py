@@ -55,6 +55,10 @@ def stream(streams: list[str]) -> None:
         signal.signal(sig, lambda *_: stop.set())
     specs = list(iter_streams(streams))
     click.echo(f"streaming {', '.join(s.name for s in specs)} into the warehouse (Ctrl-C stops)")
+    if not os.environ.get("DAGSTER_HOME"):
+        click.echo(
+            "DAGSTER_HOME is not set: writes are not reported to a Dagster instance", err=True
+        )
 
     def report(name: str, written: int, total: int) -> None:
         click.echo(f"{name}: +{written} rows ({total} in the table)")

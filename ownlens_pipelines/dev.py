@@ -18,6 +18,7 @@ from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.topics import create_topics
 
 STATE_DIR = Path(".ownlens")
+GENERATOR_RESTARTS = 5
 DAGSTER_YAML = """\
 # Written by `ownlens dev`. Local Dagster instance of the OwnLens demo.
 telemetry:
@@ -41,6 +42,7 @@ class DevStack:
     say: Callable[[str], None] = print
     broker: EmbeddedBroker | None = None
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     def kafka(self) -> tuple[KafkaConfig, dict[str, str]]:
         """The cluster in the environment, or the embedded one, and `KAFKA_*` for the children."""
@@ -84,27 +86,39 @@ class DevStack:
         self.say(f"Dagster:   http://127.0.0.1:{self.port}  (sensors on; Ctrl-C stops everything)")
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        log = open(STATE_DIR / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        process = subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.children.append((name, process))
+        self._commands[name] = (command, env)
+        self.children.append((name, self._launch(name, command, env)))
+
+    def _launch(
+        self, name: str, command: list[str], env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        with open(STATE_DIR / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            return subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait(self) -> int:
-        """Block until a child exits (an error) or a signal stops the stack."""
+        """Block until a signal stops the stack, or Dagster exits (an error). The demo traffic
+        is restarted when it fails (say, a delivery timeout), a few times at most."""
+        restarts = 0
         while True:
-            for name, process in self.children:
-                if process.poll() is not None:
-                    self.say(
-                        f"{name} exited with code {process.returncode}; see "
-                        f"{STATE_DIR / (name + '.log')}"
-                    )
+            for index, (name, process) in enumerate(self.children):
+                if process.poll() is None:
+                    continue
+                self.say(
+                    f"{name} exited with code {process.returncode}; see "
+                    f"{STATE_DIR / (name + '.log')}"
+                )
+                if name != "generator" or restarts >= GENERATOR_RESTARTS:
                     return 1
+                restarts += 1
+                self.say(f"restarting the demo traffic ({restarts}/{GENERATOR_RESTARTS})")
+                self.children[index] = (name, self._launch(name, *self._commands[name]))
             time.sleep(0.5)
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from ownlens_kafka.config import KafkaConfig, get_config
 from ownlens_kafka.errors import DeliveryError, describe_validation_error
-from ownlens_kafka.generator.traffic import GenerateStats
-from ownlens_kafka.generator.traffic import generate as generate_traffic
+from ownlens_kafka.generator.run import generate as generate_traffic
+from ownlens_kafka.generator.stats import GenerateStats
 from ownlens_kafka.streams import get_stream, iter_streams
 from ownlens_kafka.topics import list_topics
 

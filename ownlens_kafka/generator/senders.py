@@ -1,0 +1,117 @@
+"""The Kafka producers a run sends through: validated per stream, raw for invalid records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from ownlens_kafka.config import KafkaConfig
+from ownlens_kafka.envelope import PRODUCER, Headers
+from ownlens_kafka.errors import DeliveryError, DeliveryFailure
+from ownlens_kafka.generator.record import Record
+from ownlens_kafka.logs import log, with_logging
+from ownlens_kafka.producer import BaseKafkaProducer
+from ownlens_kafka.producers import PRODUCERS
+from ownlens_kafka.streams import get_stream
+
+LINGER_MS = 100  # fewer, bigger batches: far less broker and client CPU per event
+
+
+def batching(config: KafkaConfig) -> dict[str, Any]:
+    """Producer overrides: demo traffic wants throughput, so batches of at least LINGER_MS."""
+    return {"linger.ms": max(config.linger_ms, LINGER_MS)}
+
+
+class _RawSender:
+    """A plain producer for records that must reach the topic without validation."""
+
+    def __init__(self, config: KafkaConfig, settings: dict[str, Any]) -> None:
+        self.config = config
+        self.settings = settings
+        self.headers: Headers = [(PRODUCER, f"{config.client_id}/generate-invalid".encode())]
+        self._client: Producer | None = None
+        self._failures: list[DeliveryFailure] = []
+        self._unpolled = 0
+
+    def send(self, topic: str, value: bytes, key: str | None) -> None:
+        if self._client is None:
+            self._client = Producer(with_logging(self.config.producer_config() | self.settings))
+        while True:
+            try:
+                self._client.produce(
+                    topic, value, key, headers=self.headers, on_delivery=self._report
+                )
+                break
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self._client.poll(0.05)
+        self._unpolled += 1
+        if self._unpolled >= 1_000:
+            self._client.poll(0)
+            self._unpolled = 0
+
+    def _report(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            key = message.key()
+            self._failures.append(
+                DeliveryFailure(
+                    message.topic() or "?",
+                    key.decode(errors="replace") if key else None,
+                    error.str(),
+                )
+            )
+
+    def close(self) -> None:
+        self.flush()
+        self._client = None
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait for every record; raise DeliveryError for each one not delivered."""
+        if self._client is None:
+            return
+        limit = timeout if timeout is not None else self.config.delivery_timeout_ms / 1000 + 5
+        remaining = self._client.flush(limit)
+        failures, self._failures = self._failures, []
+        if remaining:
+            raise DeliveryError(failures, f"{remaining} record(s) undelivered after {limit:.1f} s")
+        if failures:
+            raise DeliveryError(failures)
+
+
+class Senders:
+    """The validated producer of each selected stream, and the raw sender for invalid records."""
+
+    def __init__(self, config: KafkaConfig, streams: Sequence[str]) -> None:
+        named = {cls.stream.name: cls for cls in PRODUCERS if cls.stream is not None}
+        settings = batching(config)
+        self.producers: dict[str, BaseKafkaProducer[Any]] = {
+            name: named[name](config, **settings) for name in streams
+        }
+        self.topics = {name: config.topic_name(get_stream(name).topic) for name in streams}
+        self.raw = _RawSender(config, settings)
+
+    def send(self, record: Record) -> None:
+        if record.payload is not None:
+            self.producers[record.stream].publish(record.payload)
+        else:
+            assert record.value is not None
+            self.raw.send(self.topics[record.stream], record.value, record.key)
+
+    def flush(self, timeout: float | None = None) -> None:
+        for producer in self.producers.values():
+            producer.flush(timeout)
+        self.raw.flush(timeout)
+
+    def close(self) -> None:
+        """Release the clients (after a successful flush there is nothing left to wait for)."""
+        for producer in self.producers.values():
+            producer.close()
+        self.raw.close()
+
+    def abandon(self) -> None:
+        """After an error: a short last flush, logging (not raising) what was not delivered."""
+        try:
+            self.flush(timeout=5)
+        except DeliveryError as error:
+            log.error("while stopping on an error: %s", error)
