@@ -94,7 +94,8 @@ def broker(port: int) -> None:
         f"  export KAFKA_SESSION_TIMEOUT_MS={config.session_timeout_ms}"
         f" KAFKA_HEARTBEAT_INTERVAL_MS={config.heartbeat_interval_ms}"
     )
-    signal.signal(signal.SIGTERM, _interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: an inherited SIG_IGN stays otherwise
+        signal.signal(sig, _interrupt)
     try:
         server.wait()
     except KeyboardInterrupt:

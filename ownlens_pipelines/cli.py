@@ -84,13 +84,14 @@ def dev(port: int, broker_port: int, rate: float) -> None:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         connection_check(get_config())
     stack = DevStack(port=port, broker_port=broker_port, rate=rate, say=click.echo)
-    stopping = threading.Event()
 
     def on_signal(*_: Any) -> None:
-        stopping.set()
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    # Both handled explicitly: a SIGINT ignored by a parent shell would otherwise be ignored
+    # here and, inherited across exec, by every child as well.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     try:
         stack.start()
         code = stack.wait()

@@ -59,6 +59,8 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
         stdout=(tmp_path / "dev.log").open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # as `make run &` from a script starts it: SIGINT ignored, and inherited so by children
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     family: list[psutil.Process] = []
     try:
