@@ -62,7 +62,6 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
         # as `make run &` from a script starts it: SIGINT ignored, and inherited so by children
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
-    family: list[psutil.Process] = []
     try:
         raw = wait_for(
             lambda: {a for a in materialized(ui) if a.startswith("raw/")} or None,
@@ -71,12 +70,18 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
             what="raw assets materialized in the UI",
         )
         assert raw
-        family = psutil.Process(stack.pid).children(recursive=True)
-        assert len(family) >= 3  # broker, generator, dagster dev and its children
+        assert (
+            len(psutil.Process(stack.pid).children(recursive=True)) >= 3
+        )  # broker, generator, dagster dev and its children
         assert (tmp_path / ".ownlens" / "warehouse.duckdb").exists()
     finally:
+        family = psutil.Process(stack.pid).children(recursive=True)
         os.kill(stack.pid, signal.SIGINT)
-        code = stack.wait(90)
+        try:
+            code: int | None = stack.wait(90)
+        except subprocess.TimeoutExpired:
+            code = None
+            family.append(psutil.Process(stack.pid))
         _, alive = psutil.wait_procs(family, timeout=30)
         for process in alive:
             process.kill()
