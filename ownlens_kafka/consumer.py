@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Generic, cast
+from typing import Any, Generic, NamedTuple, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
@@ -28,8 +28,7 @@ TopicPartitionKey = tuple[str, int]
 _CHUNK = 1_000
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumedEvent(Generic[M]):
+class ConsumedEvent(NamedTuple, Generic[M]):
     """A validated event and where it came from."""
 
     event: M
@@ -111,7 +110,6 @@ class BaseKafkaConsumer(StreamClient[M]):
     def _validate(self, messages: list[Message]) -> list[ConsumedEvent[M]]:
         validate = self.model.model_validate_json
         items: list[ConsumedEvent[M]] = []
-        first: dict[TopicPartitionKey, int] = {}
         last: dict[TopicPartitionKey, int] = {}
         rejected: list[tuple[Message, str, str]] = []
         for message in messages:
@@ -122,7 +120,6 @@ class BaseKafkaConsumer(StreamClient[M]):
             topic, partition, offset = cast(
                 tuple[str, int, int], (message.topic(), message.partition(), message.offset())
             )
-            first.setdefault((topic, partition), offset)
             last[(topic, partition)] = offset
             try:
                 event = validate(message.value() or b"")
@@ -141,7 +138,7 @@ class BaseKafkaConsumer(StreamClient[M]):
                 )
             )
         if rejected:
-            self._dead_letter(rejected, first)
+            self._dead_letter(rejected, messages)
         advanced = {where: offset + 1 for where, offset in last.items()}
         self._pending.update(advanced)
         self.positions.update(advanced)
@@ -167,7 +164,7 @@ class BaseKafkaConsumer(StreamClient[M]):
         log.warning("consumer %s: %s", self.group_id, error.str())
 
     def _dead_letter(
-        self, rejected: list[tuple[Message, str, str]], first: dict[TopicPartitionKey, int]
+        self, rejected: list[tuple[Message, str, str]], messages: list[Message]
     ) -> None:
         try:
             for message, kind, reason in rejected:
@@ -181,6 +178,11 @@ class BaseKafkaConsumer(StreamClient[M]):
                 self._dead_letters.send(Rejected.from_message(message), kind, reason)
             self._dead_letters.flush(self.dead_letter_timeout)
         except Exception:
+            first: dict[TopicPartitionKey, int] = {}
+            for message in messages:
+                if message.error() is None:
+                    where = cast(TopicPartitionKey, (message.topic(), message.partition()))
+                    first.setdefault(where, cast(int, message.offset()))
             for (topic, partition), offset in first.items():  # hand out nothing of this batch
                 self.client.seek(TopicPartition(topic, partition, offset))
             raise
