@@ -1,0 +1,1 @@
+"""OwnLens Dagster code location: raw and domain assets fed by the Kafka streams."""

@@ -207,7 +207,7 @@ WITH predictions AS (
 )
 SELECT
     company_id, model_id, prediction_type,
-    count(*) AS predictions,
+    count(*) FILTER (WHERE metadata ->> 'outcome_of' IS NULL) AS predictions,
     count(*) FILTER (
         WHERE actual_value IS NOT NULL OR actual_class IS NOT NULL OR is_correct IS NOT NULL
     ) AS with_actuals,
@@ -282,8 +282,9 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         domain="ml_models",
         name="model_accuracy",
         deps=("model_predictions",),
-        description="Per model and prediction type: predictions, how many have actuals, "
-        "accuracy (share correct) and mean absolute error of predicted vs actual values.",
+        description="Per model and prediction type: predictions (follow-ups carrying actuals, "
+        "metadata.outcome_of, not counted again), how many have actuals, accuracy (share "
+        "correct) and mean absolute error of predicted vs actual values.",
         sql=MODEL_ACCURACY,
     ),
 )
