@@ -19,6 +19,10 @@ from ownlens_pipelines.resources import WarehouseResource
 from ownlens_pipelines.warehouse import Warehouse, raw_table
 
 PREVIEW_ROWS = 10
+# Rebuilt after its raw tables change. Raw tables are ingested continuously, so waiting for
+# them to have no run in progress (plain eager) would starve these assets; each SQL reads
+# committed data, and the warehouse pool keeps writers apart.
+FRESH = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_in_progress())
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +354,7 @@ def build_domain_asset(spec: DomainAssetSpec) -> dg.AssetsDefinition:
         kinds={"duckdb", "sql"},
         owners=[f"team:{spec.domain}"],
         pool=POOL,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=FRESH,
         description=spec.description,
         metadata={"dagster/table_name": spec.table},
     )

@@ -35,8 +35,9 @@ PREVIEW_COLUMNS = (
     "avg_data_age_hours",
 )
 METRICS_STREAM = "quality_metrics"
-# Its own output lands in raw.quality_metrics: reacting to that table would re-run it forever.
-AUTOMATION = dg.AutomationCondition.eager().ignore(
+# A measurement every five minutes, not on every ingest; its own output lands in
+# raw.quality_metrics, so that table must not be what triggers it.
+AUTOMATION = dg.AutomationCondition.on_cron("*/5 * * * *").ignore(
     dg.AssetSelection.assets(raw_key(get_stream(METRICS_STREAM)))
 )
 

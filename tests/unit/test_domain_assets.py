@@ -14,6 +14,7 @@ from ownlens_kafka.consumer import ConsumedEvent
 from ownlens_kafka.streams import STREAMS, get_stream
 from ownlens_pipelines.assets.domain import (
     DOMAIN_ASSETS,
+    FRESH,
     DomainAssetSpec,
     build_domain_asset,
     domain_assets,
@@ -94,7 +95,7 @@ def test_assets_are_declared_from_the_table() -> None:
         assert asset.descriptions_by_key[key] == spec.description
         assert set(asset.asset_deps[key]) == {dg.AssetKey(["raw", s]) for s in spec.deps}
         assert asset.specs_by_key[key].kinds == {"duckdb", "sql"}
-        assert asset.automation_conditions_by_key[key] == dg.AutomationCondition.eager()
+        assert asset.automation_conditions_by_key[key] == FRESH
         assert "warehouse" in asset.required_resource_keys
 
 
