@@ -17,6 +17,8 @@ if TYPE_CHECKING:
         UnresolvedAssetJobDefinition,
     )
 
+BACKLOG_TAG = "ownlens/backlog"
+RETRIES = 2  # a failed run of the same backlog is requested again, this many times
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -82,10 +84,25 @@ def build_lag_sensor(
         active = context.instance.get_runs_count(dg.RunsFilter(job_name=job.name, statuses=ACTIVE))
         if active:
             return dg.SkipReason(f"lag {total}, but a run of {job.name} is in progress")
-        backlog = ",".join(f"{p}={end}" for p, end in sorted(ends.items()))
+        backlog = f"{spec.name}@" + ",".join(f"{p}={end}" for p, end in sorted(ends.items()))
+        failed = context.instance.get_runs_count(
+            dg.RunsFilter(
+                job_name=job.name,
+                statuses=[dg.DagsterRunStatus.FAILURE],
+                tags={BACKLOG_TAG: backlog},
+            )
+        )
+        if failed >= RETRIES + 1:
+            return dg.SkipReason(
+                f"lag {total}: {failed} runs for this backlog failed; waiting "
+                "for new events or a manual run"
+            )
+        run_key = backlog if not failed else f"{backlog}#retry{failed}"
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(run_key=f"{spec.name}@{backlog}", tags={"ownlens/lag": str(total)})
+                dg.RunRequest(
+                    run_key=run_key, tags={"ownlens/lag": str(total), BACKLOG_TAG: backlog}
+                )
             ],
             cursor=json.dumps(ends, sort_keys=True),
         )

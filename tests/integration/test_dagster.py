@@ -146,3 +146,38 @@ def test_etl_ops_extract_and_republish_a_stream(defs, env, kafka_config) -> None
         )
         == 5
     )  # the five, published again
+
+
+def test_a_failed_backlog_is_retried_a_bounded_number_of_times(
+    defs, kafka_config, monkeypatch
+) -> None:
+    from ownlens_pipelines import sensors
+
+    monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)
+    sensor = defs.resolve_sensor_def("user_events_lag")
+    job = defs.resolve_job_def("ingest_user_events")
+    instance = dg.DagsterInstance.ephemeral()
+    publish(3, kafka_config)
+
+    def evaluate():
+        return sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+
+    def fail(request) -> None:  # max_records=0 is rejected: the run fails before reading
+        result = job.execute_in_process(
+            instance=instance,
+            tags=request.tags,
+            raise_on_error=False,
+            run_config={"ops": {"raw__user_events": {"config": {"max_records": 0}}}},
+        )
+        assert not result.success
+
+    first = evaluate().run_requests[0]
+    fail(first)
+    retry = evaluate().run_requests[0]
+    assert retry.run_key == f"{first.run_key}#retry1"
+    fail(retry)
+    fail(evaluate().run_requests[0])
+    given_up = evaluate()
+    assert isinstance(given_up, dg.SkipReason) and "3 runs for this backlog failed" in (
+        given_up.skip_message
+    )
