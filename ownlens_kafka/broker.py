@@ -93,7 +93,7 @@ class EmbeddedBroker:
             output: IO[bytes] | None = None
         else:
             self._log = (
-                open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+                open(self.log_path, "a+b")  # noqa: SIM115 - closed in stop()
                 if self.log_path
                 else tempfile.TemporaryFile(prefix="tansu-")  # noqa: SIM115
             )
@@ -120,10 +120,11 @@ class EmbeddedBroker:
             if port_in_use(self.port):
                 return
             time.sleep(0.01)
+        tail = self._log_tail()
         self.stop()
         raise BrokerStartError(
             f"the broker did not accept connections on port {self.port} "
-            f"within {timeout:.0f} s: {self._log_tail()}"
+            f"within {timeout:.0f} s: {tail}"
         )
 
     def _log_tail(self, size: int = 2_000) -> str:

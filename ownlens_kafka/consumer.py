@@ -80,6 +80,7 @@ class BaseKafkaConsumer(StreamClient[M]):
         self._client: Consumer | None = None
         self._pending: dict[TopicPartitionKey, int] = {}
         self.positions: dict[TopicPartitionKey, int] = {}  # next offset per partition handed out
+        self._revoked: set[TopicPartitionKey] = set()  # during the current fetch
         self._dead_letters = DeadLetterWriter(self.config, with_logging({}))
         self._commit_on_revoke = False
 
@@ -101,7 +102,10 @@ class BaseKafkaConsumer(StreamClient[M]):
         self, max_messages: int = 500, timeout: float = 1.0
     ) -> list[ConsumedEvent[M]]:
         """Up to `max_messages` validated events; rejected records go to the dead-letter topic."""
+        self._revoked.clear()
         messages = self._fetch(max_messages, timeout)
+        if self._revoked:  # fetched before a rebalance took the partition: not ours to hand out
+            messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked]
         if not messages:
             return []
         with paused_gc():
@@ -216,12 +220,17 @@ class BaseKafkaConsumer(StreamClient[M]):
             ]
             if offsets:
                 consumer.commit(offsets=offsets, asynchronous=False)
-        for key in revoked:
-            self._pending.pop(key, None)
+        self._forget(revoked)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._pending.pop((tp.topic, tp.partition), None)
+        self._forget({(tp.topic, tp.partition) for tp in partitions})
+
+    def _forget(self, partitions: set[TopicPartitionKey]) -> None:
+        """Partitions no longer ours: nothing of theirs is committed or handed out by us."""
+        self._revoked |= partitions
+        for key in partitions:
+            self._pending.pop(key, None)
+            self.positions.pop(key, None)
 
     def run(
         self,
@@ -278,8 +287,11 @@ class BaseKafkaConsumer(StreamClient[M]):
         """Leave the group; offsets not committed are consumed again by the next member."""
         client, self._client = self._client, None
         self._pending.clear()
-        if client is not None:
-            client.close()
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            self._dead_letters.close()
 
 
 def _install_stop_signals(stop: threading.Event) -> Callable[[], None]:

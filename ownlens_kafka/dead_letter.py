@@ -115,6 +115,9 @@ class DeadLetterWriter:
         if self._client is None or not self.pending:
             return
         remaining = self._client.flush(timeout)
+        if remaining:  # unconfirmed: dropped, so a retry of the batch does not write them twice
+            self._client.purge(in_queue=True, in_flight=False)
+            self._client.flush(timeout)  # serves the purge reports (failures, recorded below)
         self.pending = 0
         failures, self._failures = self._failures, []
         if remaining or failures:
@@ -122,3 +125,10 @@ class DeadLetterWriter:
                 failures,
                 f"dead-letter write failed ({remaining} unconfirmed, {len(failures)} rejected)",
             )
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush what is left and release the producer."""
+        try:
+            self.flush(timeout)
+        finally:
+            self._client = None

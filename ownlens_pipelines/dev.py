@@ -59,13 +59,15 @@ class DevStack:
 
     def start(self) -> None:
         STATE_DIR.mkdir(exist_ok=True)
+        config, kafka_env = self.kafka()
+        if self.broker is not None:
+            self._set_aside_previous_session()
         home = (STATE_DIR / "dagster_home").resolve()
         home.mkdir(exist_ok=True)
         (home / "dagster.yaml").write_text(DAGSTER_YAML)
         warehouse = os.environ.get(
             "OWNLENS_WAREHOUSE", str((STATE_DIR / "warehouse.duckdb").resolve())
         )
-        config, kafka_env = self.kafka()
         env = {
             **os.environ,
             **kafka_env,
@@ -84,6 +86,25 @@ class DevStack:
             env,
         )
         self.say(f"Dagster:   http://127.0.0.1:{self.port}  (sensors on; Ctrl-C stops everything)")
+
+    def _set_aside_previous_session(self) -> None:
+        """The embedded broker starts empty, its offsets from 0 again: a warehouse and Dagster
+        history of an earlier session would mix two topics' offsets (and repeat run keys), so
+        they move to `.ownlens/previous/`."""
+        kept = [
+            STATE_DIR / "warehouse.duckdb",
+            STATE_DIR / "warehouse.duckdb.wal",
+            STATE_DIR / "dagster_home",
+        ]
+        if not any(path.exists() for path in kept):
+            return
+        previous = STATE_DIR / "previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        previous.mkdir()
+        for path in kept:
+            if path.exists():
+                path.rename(previous / path.name)
+        self.say(f"Previous session (warehouse, Dagster history) moved to {previous}/")
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         self._commands[name] = (command, env)

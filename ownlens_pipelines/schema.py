@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from operator import attrgetter
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -86,14 +86,27 @@ def _convert(values: list[Any], column: Column) -> pa.Array:
     return pa.array(values, type=column.arrow_type)
 
 
+def _timestamp(text: str) -> datetime | None:
+    """A header timestamp, or None: headers are metadata, a bad one must not block a stream."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _version(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) < 2**31 else None
+
+
 def _header_columns(items: Sequence[ConsumedEvent[Any]]) -> dict[str, list[Any]]:
     """Producer metadata per item; header values repeat, so each distinct one is parsed once."""
     parsed: dict[tuple[str, bytes | str | None], Any] = {}
     out: dict[str, list[Any]] = {"_produced_at": [], "_producer": [], "_schema_version": []}
     convert: dict[str, tuple[str, Callable[[str], Any]]] = {
-        PRODUCED_AT: ("_produced_at", datetime.fromisoformat),
+        PRODUCED_AT: ("_produced_at", _timestamp),
         PRODUCER: ("_producer", str),
-        SCHEMA_VERSION: ("_schema_version", lambda v: int(v) if v.isdigit() else None),
+        SCHEMA_VERSION: ("_schema_version", _version),
     }
     for item in items:
         row: dict[str, Any] = {"_produced_at": None, "_producer": None, "_schema_version": None}

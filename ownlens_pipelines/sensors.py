@@ -84,7 +84,11 @@ def build_lag_sensor(
         active = context.instance.get_runs_count(dg.RunsFilter(job_name=job.name, statuses=ACTIVE))
         if active:
             return dg.SkipReason(f"lag {total}, but a run of {job.name} is in progress")
-        backlog = f"{spec.name}@" + ",".join(f"{p}={end}" for p, end in sorted(ends.items()))
+        # committed..end per partition: a run that ends with lag left gives a new key
+        backlog = f"{spec.name}@" + ",".join(
+            f"{p.partition}:{p.committed if p.committed is not None else '-'}..{p.end}"
+            for p in sorted(lags, key=lambda lag: lag.partition)
+        )
         failed = context.instance.get_runs_count(
             dg.RunsFilter(
                 job_name=job.name,

@@ -11,6 +11,7 @@ from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
 from ownlens_pipelines.headless import instance
 from ownlens_pipelines.settings import ETLConfig
+from ownlens_pipelines.warehouse import Warehouse
 
 Report = Callable[[str, int, int], None]
 
@@ -25,6 +26,10 @@ def stream_forever(
     materialization of `raw/<stream>`, so the UI shows the tables fresh."""
     settings = etl or ETLConfig()
     dagster = instance()
+    warehouse = Warehouse(settings.warehouse)
+    with warehouse.connect() as connection:  # DDL once: concurrent CREATEs conflict in DuckDB
+        for spec in specs:
+            warehouse.ensure_raw_table(connection, spec)
     errors: list[BaseException] = []
 
     def follow(spec: StreamSpec) -> None:

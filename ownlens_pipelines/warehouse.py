@@ -59,21 +59,24 @@ class Warehouse:
     def write_raw(
         self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec, batch: pa.Table
     ) -> int:
-        """Replace, per partition, every row at or after the batch's first offset, in one
-        transaction: a batch written again after a crash (before the commit) adds nothing."""
+        """Replace, per partition, the rows in the batch's offset range, in one transaction: a
+        batch written again after a crash (before the commit) adds nothing, and rows outside
+        the range (another member's, or older history) are never touched."""
         if batch.num_rows == 0:
             return 0
         table = raw_table(spec)
         connection.register("ownlens_batch", batch)
         try:
             connection.execute("BEGIN TRANSACTION")
-            starts = connection.execute(
-                "SELECT _topic, _partition, min(_offset) FROM ownlens_batch GROUP BY ALL"
+            ranges = connection.execute(
+                "SELECT _topic, _partition, min(_offset), max(_offset) FROM ownlens_batch "
+                "GROUP BY ALL"
             ).fetchall()
-            for topic, partition, offset in starts:
+            for topic, partition, first, last in ranges:
                 connection.execute(
-                    f"DELETE FROM {table} WHERE _topic = ? AND _partition = ? AND _offset >= ?",
-                    [topic, partition, offset],
+                    f"DELETE FROM {table} WHERE _topic = ? AND _partition = ? "
+                    "AND _offset BETWEEN ? AND ?",
+                    [topic, partition, first, last],
                 )
             names = ", ".join(f'"{c.name}"' for c in table_columns(spec.model))
             connection.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ownlens_batch")

@@ -33,6 +33,7 @@ class ExtractResult:
     targets: dict[int, int] = field(default_factory=dict)
     lag_before: int = 0
     lag_after: int = 0
+    caught_up: bool = True  # reached the end offsets seen at the start (lag after may be new)
     rows_total: int = 0
     duration_s: float = 0.0
 
@@ -45,6 +46,7 @@ class ExtractResult:
             "dead_lettered": self.dead_lettered,
             "lag_before": self.lag_before,
             "lag_after": self.lag_after,
+            "caught_up": self.caught_up,
             "batches": self.batches,
             "duration_s": round(self.duration_s, 3),
             "events_per_s": round(per_second, 1),
@@ -109,11 +111,10 @@ class KafkaExtractor:
         self, stop: threading.Event, on_write: Callable[[ExtractResult], None] | None = None
     ) -> ExtractResult:
         """Streaming mode: write batches as they arrive until `stop` is set. The same idempotent
-        write and commit-after-write; the warehouse is held only while a batch is written."""
+        write and commit-after-write; the warehouse is held only while a batch is written, and
+        its table must exist (`Warehouse.ensure_raw_table`)."""
         result = ExtractResult(self.spec.name, raw_table(self.spec))
         started = time.monotonic()
-        with self.warehouse.connect() as connection:
-            self.warehouse.ensure_raw_table(connection, self.spec)
         for batch in self.batches(result, stop=stop):
             with self.warehouse.connect() as connection:
                 written = self.warehouse.write_raw(connection, self.spec, batch)
@@ -158,6 +159,8 @@ class KafkaExtractor:
                 if items:
                     yield batch
                 consumer.commit()
+            if stop is None:
+                result.caught_up = self._caught_up(consumer, topic, result)
 
     def _done(
         self,

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import psutil
 
 from ownlens_pipelines.dev import DAGSTER_YAML
+from ownlens_pipelines.warehouse import Warehouse
 from tests.conftest import wait_for
 from tests.helpers import ROOT, publish
 
@@ -42,7 +42,8 @@ def test_daemon_sensor_ingests_new_events(env, kafka_config, tmp_path: Path) -> 
         assert event.asset_materialization.metadata["rows_written"].value == 15
         runs = instance.get_runs(dg.RunsFilter(job_name="ingest_user_events"))
         assert runs and all(r.tags.get("dagster/sensor_name") == "user_events_lag" for r in runs)
-        with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
+        # the daemon may be running domain assets now: wait for the writer's lock like they do
+        with Warehouse(env["OWNLENS_WAREHOUSE"]).connect(read_only=True) as connection:
             assert connection.execute("SELECT count(*) FROM raw.user_events").fetchone() == (15,)
     finally:
         family = [*psutil.Process(daemon.pid).children(recursive=True), psutil.Process(daemon.pid)]

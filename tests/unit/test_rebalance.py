@@ -39,3 +39,48 @@ def test_outside_run_revoked_offsets_are_dropped_not_committed() -> None:
     assert consumer._pending == {("t", 0): 10, ("t", 2): 30}
     consumer._on_lost(client, [TopicPartition("t", 0)])
     assert consumer._pending == {("t", 2): 30}
+
+
+class FakeMessage:
+    def __init__(self, partition: int, offset: int, value: bytes) -> None:
+        self._where = ("t", partition, offset)
+        self._value = value
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return self._where[0]
+
+    def partition(self) -> int:
+        return self._where[1]
+
+    def offset(self) -> int:
+        return self._where[2]
+
+    def value(self) -> bytes:
+        return self._value
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return []
+
+
+def test_records_fetched_before_their_partition_was_revoked_are_not_handed_out() -> None:
+    from tests.factories import valid_payload
+
+    consumer = consumer_with_pending()
+    model = consumer.spec.model
+    value = model.model_validate(valid_payload(model)).model_dump_json().encode()
+
+    def fetch(max_messages: int, timeout: float) -> list[FakeMessage]:
+        fetched = [FakeMessage(0, 10, value), FakeMessage(1, 20, value)]
+        consumer._on_revoke(FakeClient(), [TopicPartition("t", 0)])  # rebalance mid-fetch
+        return fetched
+
+    consumer._fetch = fetch
+    items = consumer.consume_batch(10, 0.1)
+    assert [(i.partition, i.offset) for i in items] == [(1, 20)]
+    assert ("t", 0) not in consumer._pending and consumer.positions == {("t", 1): 21}
