@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
 from ownlens_kafka.config import KafkaConfig
-from ownlens_kafka.producer import BaseKafkaProducer, BatchFailure
+from ownlens_kafka.producer import BaseKafkaProducer, BatchFailure, BatchResult
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.schema import model_columns
 
 
 @dataclass(slots=True)
-class LoadResult:
-    """Delivered count, failures by row index, offsets written per partition."""
+class LoadResult(BatchResult):
+    """A batch result for a DataFrame: failures carry the frame's row index."""
 
-    stream: str
-    topic: str
+    stream: str = ""
+    topic: str = ""
     rows: int = 0
-    delivered: int = 0
-    failures: list[BatchFailure] = field(default_factory=list)
-    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
 
 def _clean(value: Any, kind: str, sql_type: str) -> Any:
@@ -75,10 +68,11 @@ class KafkaLoader:
         index = list(frame.index)
         failures = [BatchFailure(index[f.index], f.reason) for f in batch.failures]
         return LoadResult(
-            self.spec.name,
-            self.producer.topic,
-            len(frame),
-            batch.delivered,
-            failures,
-            batch.offsets,
+            sent=batch.sent,
+            delivered=batch.delivered,
+            failures=failures,
+            offsets=batch.offsets,
+            stream=self.spec.name,
+            topic=self.producer.topic,
+            rows=len(frame),
         )
