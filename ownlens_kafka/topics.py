@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -58,3 +58,16 @@ def list_topics(config: KafkaConfig, timeout: float = 10.0) -> dict[str, int]:
         for name, topic in metadata.topics.items()
         if not name.startswith("__")
     }
+
+
+def topic_id(config: KafkaConfig, topic: str, timeout: float = 10.0) -> str | None:
+    """The cluster's id of this incarnation of `topic` (None where the cluster has none)."""
+    admin = AdminClient(with_logging(config.connection_config()))
+    futures = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)
+    try:
+        description = futures[topic].result()
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.UNSUPPORTED_VERSION:
+            raise
+        return None
+    return str(description.topic_id) if description.topic_id is not None else None

@@ -32,6 +32,7 @@ class Column:
 
 METADATA_COLUMNS = (
     Column("_topic", "VARCHAR", pa.string(), "plain"),
+    Column("_topic_id", "VARCHAR", pa.string(), "plain"),  # which incarnation of the topic
     Column("_partition", "INTEGER", pa.int32(), "plain"),
     Column("_offset", "BIGINT", pa.int64(), "plain"),
     Column("_key", "VARCHAR", pa.string(), "plain"),
@@ -122,7 +123,9 @@ def _header_columns(items: Sequence[ConsumedEvent[Any]]) -> dict[str, list[Any]]
     return out
 
 
-def events_table(model: type[EventModel], items: Sequence[ConsumedEvent[Any]]) -> pa.Table:
+def events_table(
+    model: type[EventModel], items: Sequence[ConsumedEvent[Any]], topic_id: str | None = None
+) -> pa.Table:
     """Consumed events as an Arrow table: model fields plus `_topic`, `_offset`, ... columns."""
     fields = model_columns(model)
     events = [item.event for item in items]
@@ -133,6 +136,7 @@ def events_table(model: type[EventModel], items: Sequence[ConsumedEvent[Any]]) -
     ]
     meta = {
         "_topic": [i.topic for i in items],
+        "_topic_id": [topic_id] * len(items),
         "_partition": [i.partition for i in items],
         "_offset": [i.offset for i in items],
         "_key": [i.key for i in items],
@@ -143,7 +147,10 @@ def events_table(model: type[EventModel], items: Sequence[ConsumedEvent[Any]]) -
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def events_frame(model: type[EventModel], items: Sequence[ConsumedEvent[Any]]) -> pd.DataFrame:
+def events_frame(
+    model: type[EventModel], items: Sequence[ConsumedEvent[Any]], topic_id: str | None = None
+) -> pd.DataFrame:
     """Consumed events as a typed pandas DataFrame (Arrow-backed columns)."""
-    frame: pd.DataFrame = events_table(model, items).to_pandas(types_mapper=pd.ArrowDtype)
+    table = events_table(model, items, topic_id)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
     return frame

@@ -61,7 +61,8 @@ class Warehouse:
     ) -> int:
         """Replace, per partition, the rows in the batch's offset range, in one transaction: a
         batch written again after a crash (before the commit) adds nothing, and rows outside
-        the range (another member's, or older history) are never touched."""
+        the range (another member's), or of an earlier incarnation of the topic (deleted and
+        created again: offsets from 0), are never touched."""
         if batch.num_rows == 0:
             return 0
         table = raw_table(spec)
@@ -69,14 +70,14 @@ class Warehouse:
         try:
             connection.execute("BEGIN TRANSACTION")
             ranges = connection.execute(
-                "SELECT _topic, _partition, min(_offset), max(_offset) FROM ownlens_batch "
-                "GROUP BY ALL"
+                "SELECT _topic, _topic_id, _partition, min(_offset), max(_offset) "
+                "FROM ownlens_batch GROUP BY ALL"
             ).fetchall()
-            for topic, partition, first, last in ranges:
+            for topic, topic_id, partition, first, last in ranges:
                 connection.execute(
-                    f"DELETE FROM {table} WHERE _topic = ? AND _partition = ? "
-                    "AND _offset BETWEEN ? AND ?",
-                    [topic, partition, first, last],
+                    f"DELETE FROM {table} WHERE _topic = ? AND _topic_id IS NOT DISTINCT FROM ? "
+                    "AND _partition = ? AND _offset BETWEEN ? AND ?",
+                    [topic, topic_id, partition, first, last],
                 )
             names = ", ".join(f'"{c.name}"' for c in table_columns(spec.model))
             connection.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ownlens_batch")

@@ -15,6 +15,7 @@ from ownlens_kafka.consumer import BaseKafkaConsumer
 from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.lag import group_lag
 from ownlens_kafka.streams import StreamSpec
+from ownlens_kafka.topics import topic_id
 from ownlens_pipelines.schema import events_table
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse, raw_table
@@ -136,6 +137,7 @@ class KafkaExtractor:
         )
         with consumer:
             topic = consumer.topics[0]
+            incarnation = topic_id(self.etl.kafka, topic)
             read, idle_since = 0, time.monotonic()
             while not self._done(consumer, topic, result, read, stop):
                 dead_before = consumer.stats.dead_lettered
@@ -146,7 +148,7 @@ class KafkaExtractor:
                 )
                 with paused_gc():
                     items = consumer.consume_batch(limit, 0.5)
-                    batch = events_table(self.spec.model, items)
+                    batch = events_table(self.spec.model, items, incarnation)
                 dead = consumer.stats.dead_lettered - dead_before
                 if not items and not dead:
                     if stop is None and time.monotonic() - idle_since > self.etl.idle_timeout:

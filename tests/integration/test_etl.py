@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 from ownlens_kafka import UserEventProducer, get_stream
 from ownlens_pipelines.etl import KafkaExtractor, KafkaLoader
 from ownlens_pipelines.settings import ETLConfig
+from tests.conftest import wait_for
 from tests.factories import valid_payload
 
 SPEC = get_stream("user_events")
@@ -136,3 +137,24 @@ def test_loader_reports_bad_rows_by_index(etl: ETLConfig) -> None:
     assert result.delivered == 1
     assert [f.index for f in result.failures] == ["b"]
     assert "event_type" in result.failures[0].reason
+
+
+def test_a_recreated_topic_adds_to_the_history_instead_of_replacing_it(etl: ETLConfig) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    from ownlens_kafka import create_topics
+
+    publish(etl, 5)
+    assert KafkaExtractor(SPEC, etl).run().rows_written == 5
+    admin = AdminClient(etl.kafka.connection_config())
+    topic = etl.kafka.topic_name(SPEC.topic)
+    for future in admin.delete_topics([topic], operation_timeout=10).values():
+        future.result()
+    # Kafka forgets a deleted topic's committed offsets too
+    for future in admin.delete_consumer_groups([etl.kafka.group_name(SPEC.group_id)]).values():
+        future.result()
+    wait_for(lambda: topic not in admin.list_topics(timeout=5).topics, what="topic deleted")
+    create_topics(etl.kafka, [SPEC])
+    publish(etl, 3)  # offsets start at 0 again
+    assert KafkaExtractor(SPEC, etl).run().rows_written == 3
+    assert rows(etl, "SELECT count(*), count(DISTINCT _topic_id) FROM raw.user_events") == [(8, 2)]
