@@ -15,7 +15,7 @@ from ownlens_kafka.broker import EmbeddedBroker
 from ownlens_kafka.config import KafkaConfig, get_config
 from ownlens_kafka.errors import BrokerStartError
 from ownlens_kafka.generator.command import generate
-from ownlens_kafka.lag import UnknownTopicError, group_lag
+from ownlens_kafka.lag import UnknownTopicError, group_lag, stream_groups
 from ownlens_kafka.streams import STREAMS, iter_streams
 from ownlens_kafka.topics import create_topics, list_topics
 
@@ -146,7 +146,7 @@ def lag(streams: list[str]) -> None:
     config = get_config()
     connection_check(config)
     specs = list(iter_streams(streams))
-    lags = group_lag(config, {s.group_id: [config.topic_name(s.topic)] for s in specs})
+    lags = group_lag(config, stream_groups(config, specs))
     rows = [
         [
             p.group_id,

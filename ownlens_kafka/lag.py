@@ -7,7 +7,7 @@ the partitions and fetches once), not from ListOffsets(latest), which Tansu answ
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import (
@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.logs import with_logging
+from ownlens_kafka.streams import StreamSpec
 
 Watermarks = dict[tuple[str, int], tuple[int, int]]
 _PROBE_SETTINGS = {
@@ -81,6 +82,11 @@ def watermarks(config: KafkaConfig, topics: Sequence[str], timeout: float = 10.0
         return result
     finally:
         probe.close()
+
+
+def stream_groups(config: KafkaConfig, specs: Iterable[StreamSpec]) -> dict[str, list[str]]:
+    """Each stream's consumer group (logical id) and its topic as the cluster names it."""
+    return {spec.group_id: [config.topic_name(spec.topic)] for spec in specs}
 
 
 def group_lag(

@@ -8,7 +8,7 @@ import dagster as dg
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import BaseKafkaConsumer
-from ownlens_kafka.lag import PartitionLag, group_lag
+from ownlens_kafka.lag import PartitionLag, group_lag, stream_groups
 from ownlens_kafka.producer import BaseKafkaProducer
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.settings import DEFAULT_WAREHOUSE, ETLConfig
@@ -47,9 +47,7 @@ class KafkaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def lag(self, *specs: StreamSpec, timeout: float = 10.0) -> list[PartitionLag]:
         """Lag per partition of each stream's consumer group, read without joining it."""
         config = self.kafka_config()
-        return group_lag(
-            config, {s.group_id: [config.topic_name(s.topic)] for s in specs}, timeout=timeout
-        )
+        return group_lag(config, stream_groups(config, specs), timeout=timeout)
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]

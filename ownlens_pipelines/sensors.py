@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ownlens_kafka.lag import PartitionLag, UnknownTopicError, group_lag
+from ownlens_kafka.lag import PartitionLag, UnknownTopicError, group_lag, stream_groups
 from ownlens_kafka.streams import STREAMS, StreamSpec
 from ownlens_pipelines.resources import KafkaResource
 
@@ -43,9 +43,7 @@ class LagSnapshot:
             taken = self._taken.get(key)
             if taken is None or time.monotonic() - taken[0] > self.ttl:
                 try:
-                    lags = group_lag(
-                        config, {s.group_id: [config.topic_name(s.topic)] for s in STREAMS}
-                    )
+                    lags = group_lag(config, stream_groups(config, STREAMS))
                 except UnknownTopicError:  # a missing topic must not blind the other sensors
                     return kafka.lag(spec)
                 by_group: dict[str, list[PartitionLag]] = defaultdict(list)

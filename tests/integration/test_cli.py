@@ -12,7 +12,7 @@ from ownlens_kafka import STREAMS, get_stream
 from ownlens_kafka.broker import free_port
 from ownlens_kafka.dlq import list_dead_letters
 from ownlens_kafka.generator import generate
-from ownlens_kafka.lag import group_lag
+from ownlens_kafka.lag import group_lag, stream_groups
 from ownlens_pipelines.cli import cli
 from tests.factories import valid_payload
 from tests.helpers import read_topic
@@ -22,16 +22,21 @@ def invoke(*args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
+def raw_counts(warehouse: str) -> dict[str, int]:
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        return {
+            s.name: connection.execute(f"SELECT count(*) FROM raw.{s.name}").fetchone()[0]
+            for s in STREAMS
+        }
+
+
 def test_ownlens_run_ingests_exactly_the_valid_records(env, kafka_config) -> None:
     stats = generate(kafka_config, count=400, seed=11, invalid_ratio=0.1)
     assert stats.invalid > 0
     first = invoke("run")
     assert first.exit_code == 0, first.output
+    counts = raw_counts(env["OWNLENS_WAREHOUSE"])
     with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
-        counts = {
-            s.name: connection.execute(f"SELECT count(*) FROM raw.{s.name}").fetchone()[0]
-            for s in STREAMS
-        }
         domain = connection.execute("SELECT count(*) FROM customer.daily_engagement").fetchone()
     assert counts == {name: c.valid for name, c in stats.streams.items()} | {
         s.name: 0 for s in STREAMS if s.name not in stats.streams
@@ -43,19 +48,12 @@ def test_ownlens_run_ingests_exactly_the_valid_records(env, kafka_config) -> Non
         assert all(
             d.error and d.error_type in {"DeserializationError", "ValidationError"} for d in dead
         )
-    lags = group_lag(
-        kafka_config, {s.group_id: [kafka_config.topic_name(s.topic)] for s in STREAMS}
-    )
+    lags = group_lag(kafka_config, stream_groups(kafka_config, STREAMS))
     assert sum(p.lag for p in lags) == 0
     assert "user_events" in first.output and "lag after" in first.output
     second = invoke("run")
     assert second.exit_code == 0, second.output
-    with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
-        again = {
-            s.name: connection.execute(f"SELECT count(*) FROM raw.{s.name}").fetchone()[0]
-            for s in STREAMS
-        }
-    assert again == counts
+    assert raw_counts(env["OWNLENS_WAREHOUSE"]) == counts
 
 
 def test_dlq_list_and_replay(env, kafka_config) -> None:
