@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.schema import table_columns
 
 RAW_SCHEMA = "raw"
+
+# DuckDB shares one database instance between a process's connections to a file, and registers
+# its Python scans (`python_arrow_scan`) on that instance after creating it: a thread connecting
+# meanwhile gets an instance without them ("Table Function ... does not exist", seen in CI when
+# `ownlens stream` wrote while another thread read). Opening and closing one at a time avoids it.
+_OPENING = threading.Lock()
 
 
 def raw_table(spec: StreamSpec) -> str:
@@ -38,9 +45,12 @@ class Warehouse:
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
-                connection = duckdb.connect(
-                    str(self.path), read_only=read_only, config={"memory_limit": self.memory_limit}
-                )
+                with _OPENING:
+                    connection = duckdb.connect(
+                        str(self.path),
+                        read_only=read_only,
+                        config={"memory_limit": self.memory_limit},
+                    )
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -49,7 +59,8 @@ class Warehouse:
         try:
             yield connection
         finally:
-            connection.close()
+            with _OPENING:
+                connection.close()
 
     def ensure_raw_table(self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
         columns = ", ".join(f'"{c.name}" {c.sql_type}' for c in table_columns(spec.model))
