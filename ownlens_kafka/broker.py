@@ -47,9 +47,16 @@ def port_in_use(port: int, host: str = HOST) -> bool:
 class EmbeddedBroker:
     """A memory-only Kafka-protocol broker on `127.0.0.1:<port>`; stopped with SIGINT."""
 
-    def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
+    ) -> None:
         self.port = port
         self.log_path = log_path
+        self.advertised_port = advertised_port  # e.g. a proxy's, to route every client through it
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -78,14 +85,13 @@ class EmbeddedBroker:
                 f"port {self.port} on {HOST} is already in use: stop what runs there, or set "
                 "KAFKA_BOOTSTRAP_SERVERS to use that broker instead"
             )
-        url = f"tcp://{HOST}:{self.port}"
         command = [
             broker_binary(),
             "broker",
             "--listener-url",
-            url,
+            f"tcp://{HOST}:{self.port}",
             "--advertised-listener-url",
-            url,
+            f"tcp://{HOST}:{self.advertised_port or self.port}",
             "--storage-engine",
             "memory://tansu/",
         ]

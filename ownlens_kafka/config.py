@@ -25,6 +25,7 @@ class KafkaConfig(BaseSettings):
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
     client_id: str = "ownlens"
     namespace: str = Field(
         default="",
@@ -57,10 +58,11 @@ class KafkaConfig(BaseSettings):
         optional = {
             "sasl.mechanism": self.sasl_mechanism,
             "sasl.username": self.sasl_username,
-            "sasl.password": self.sasl_password.get_secret_value() if self.sasl_password else None,
+            "sasl.password": _reveal(self.sasl_password),
             "ssl.ca.location": self.ssl_ca_location,
             "ssl.certificate.location": self.ssl_certificate_location,
             "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": _reveal(self.ssl_key_password),
         }
         conf.update({key: value for key, value in optional.items() if value is not None})
         return conf
@@ -105,6 +107,10 @@ class KafkaConfig(BaseSettings):
             if isinstance(value, dict):
                 value = {k: "**********" if _is_secret(k) else v for k, v in value.items()}
             yield name, value
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
 
 
 def _is_secret(key: str) -> bool:

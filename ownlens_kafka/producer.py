@@ -46,10 +46,11 @@ class BatchResult:
             self.failures.append(BatchFailure(index, error.str()))
             return
         self.delivered += 1
-        partition, offset = cast(tuple[int, int], (message.partition(), message.offset()))
+        partition, offset = cast(tuple[int, int | None], (message.partition(), message.offset()))
+        if offset is None:  # a retry the broker already had (idempotence): stored, offset unknown
+            return
         first, last = self.offsets.get(partition, (offset, offset))
-        if offset < first or offset > last or first == last:
-            self.offsets[partition] = (min(first, offset), max(last, offset))
+        self.offsets[partition] = (min(first, offset), max(last, offset))
 
 
 class BaseKafkaProducer(StreamClient[M]):

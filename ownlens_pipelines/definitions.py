@@ -7,21 +7,6 @@ from typing import Any
 
 import dagster as dg
 
-KAFKA_FIELDS = (
-    "bootstrap_servers",
-    "security_protocol",
-    "sasl_mechanism",
-    "sasl_username",
-    "sasl_password",
-    "ssl_ca_location",
-    "ssl_certificate_location",
-    "ssl_key_location",
-    "client_id",
-    "namespace",
-    "session_timeout_ms",
-    "heartbeat_interval_ms",
-)
-
 
 def _from_env(prefix: str, fields: tuple[str, ...]) -> dict[str, Any]:
     """Bind each field set in the environment to its variable, read when a run launches."""
@@ -45,7 +30,7 @@ def defs() -> dg.Definitions:
     from ownlens_pipelines.settings import ETLConfig
 
     settings = ETLConfig()
-    kafka = KafkaResource(**_from_env("KAFKA_", KAFKA_FIELDS))
+    kafka = KafkaResource(**_from_env("KAFKA_", tuple(KafkaResource.model_fields)))
     path = _from_env("OWNLENS_", ("warehouse",)).get("warehouse")
     warehouse = WarehouseResource(path=path) if path else WarehouseResource()
     return dg.Definitions.merge(

@@ -26,6 +26,7 @@ class KafkaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
+    ssl_key_password: str | None = None
     client_id: str | None = None
     namespace: str | None = None
     session_timeout_ms: int | None = None

@@ -16,6 +16,7 @@ ENV = {
     "KAFKA_SSL_CA_LOCATION": "/etc/ssl/ca.pem",
     "KAFKA_SSL_CERTIFICATE_LOCATION": "/etc/ssl/client.pem",
     "KAFKA_SSL_KEY_LOCATION": "/etc/ssl/client.key",
+    "KAFKA_SSL_KEY_PASSWORD": "keypass-secret",
     "KAFKA_CLIENT_ID": "ownlens-prod",
     "KAFKA_EXTRA": '{"socket.keepalive.enable": true, "sasl.oauthbearer.client.secret": "s3cr3t"}',
 }
@@ -38,6 +39,7 @@ def test_reads_every_variable_from_the_environment(env: None) -> None:
     assert conf["ssl.ca.location"] == "/etc/ssl/ca.pem"
     assert conf["ssl.certificate.location"] == "/etc/ssl/client.pem"
     assert conf["ssl.key.location"] == "/etc/ssl/client.key"
+    assert conf["ssl.key.password"] == "keypass-secret"
     assert conf["client.id"] == "ownlens-prod"
     assert conf["socket.keepalive.enable"] is True
 
@@ -45,7 +47,7 @@ def test_reads_every_variable_from_the_environment(env: None) -> None:
 def test_printing_never_shows_a_secret(env: None) -> None:
     config = KafkaConfig()
     for text in (repr(config), str(config), f"{config!r}"):
-        assert "hunter2" not in text and "s3cr3t" not in text
+        assert "hunter2" not in text and "s3cr3t" not in text and "keypass" not in text
     assert "svc-ownlens" in repr(config)
 
 
