@@ -225,6 +225,7 @@ def dlq_replay(stream: str) -> None:
     click.echo(
         f"{stream}: {result.replayed} record(s) re-published, {len(failing)} still "
         "failing (dead-lettered again)"
+        + (f", {result.duplicates} duplicate letter(s) skipped" if result.duplicates else "")
     )
     for letter in failing[:20]:
         click.echo(f"  {letter.source_partition}@{letter.source_offset}: {letter.error[:120]}")

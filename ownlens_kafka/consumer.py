@@ -219,7 +219,16 @@ class BaseKafkaConsumer(StreamClient[M]):
                 TopicPartition(t, p, o) for (t, p), o in self._pending.items() if (t, p) in revoked
             ]
             if offsets:
-                consumer.commit(offsets=offsets, asynchronous=False)
+                try:
+                    consumer.commit(offsets=offsets, asynchronous=False)
+                except KafkaException as exc:  # raising here would break librdkafka's callback
+                    log.warning(
+                        "consumer %s could not commit %d revoked partition(s), their records "
+                        "will be delivered again: %s",
+                        self.group_id,
+                        len(offsets),
+                        exc,
+                    )
         self._forget(revoked)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

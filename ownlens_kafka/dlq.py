@@ -111,11 +111,13 @@ class ReplayResult:
 
     replayed: int = 0
     still_failing: list[DeadLetter] | None = None
+    duplicates: int = 0  # the same source record dead-lettered twice (a batch retried)
 
 
 def replay(config: KafkaConfig, spec: StreamSpec, timeout: float = 60.0) -> ReplayResult:
     """Validate each dead letter not replayed before; publish what is valid now to the stream,
-    dead-letter the rest again (one more attempt), then commit the replay group's offsets."""
+    dead-letter the rest again (one more attempt), then commit the replay group's offsets.
+    A source record dead-lettered twice (its batch retried after a crash) is replayed once."""
     topic = dead_letter_topic(config.topic_name(spec.topic))
     group = config.group_name(f"ownlens-dlq-replay-{spec.name}")
     client = Consumer(with_logging(config.consumer_config() | {"group.id": group}))
@@ -127,7 +129,13 @@ def replay(config: KafkaConfig, spec: StreamSpec, timeout: float = 60.0) -> Repl
         committed = client.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
         start = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
         done: dict[int, int] = {}
+        seen: set[tuple[str | None, ...]] = set()
         for message in _read(config, topic, client, start, timeout):
+            done[cast(int, message.partition())] = cast(int, message.offset()) + 1
+            if (origin := _origin(message)) in seen:
+                result.duplicates += 1
+                continue
+            seen.add(origin)
             try:
                 event = spec.model.model_validate_json(message.value() or b"")
             except ValidationError as exc:
@@ -139,7 +147,6 @@ def replay(config: KafkaConfig, spec: StreamSpec, timeout: float = 60.0) -> Repl
                 key = message.key()
                 producer.publish(event, key.decode() if key else None)
                 result.replayed += 1
-            done[cast(int, message.partition())] = cast(int, message.offset()) + 1
         producer.flush()
         again.flush(timeout)
         if done:
@@ -149,6 +156,13 @@ def replay(config: KafkaConfig, spec: StreamSpec, timeout: float = 60.0) -> Repl
         return result
     finally:
         client.close()
+
+
+def _origin(message: Message) -> tuple[str | None, ...]:
+    """Where a dead letter's record came from, and its bytes: equal for a letter written twice."""
+    headers = cast(Headers, message.headers() or [])
+    where = (DLQ_SOURCE_TOPIC, DLQ_SOURCE_PARTITION, DLQ_SOURCE_OFFSET, DLQ_ATTEMPTS)
+    return (*(header_value(headers, name) for name in where), (message.value() or b"").hex())
 
 
 def _retry(message: Message) -> tuple[Rejected, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ownlens_kafka import KafkaConfig, UserEventConsumer
 
@@ -30,6 +30,19 @@ def test_run_commits_what_it_handled_on_the_revoked_partitions() -> None:
     consumer._on_revoke(client, [TopicPartition("t", 0), TopicPartition("t", 2)])
     assert client.commits == [[("t", 0, 10), ("t", 2, 30)]]
     assert consumer._pending == {("t", 1): 20}
+
+
+class UnreachableCoordinator:
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+
+def test_a_commit_that_fails_on_revoke_is_logged_and_the_partitions_still_let_go(caplog) -> None:
+    consumer = consumer_with_pending()
+    consumer._commit_on_revoke = True
+    consumer._on_revoke(UnreachableCoordinator(), [TopicPartition("t", 0)])  # must not raise
+    assert consumer._pending == {("t", 1): 20, ("t", 2): 30}
+    assert "will be delivered again" in caplog.text
 
 
 def test_outside_run_revoked_offsets_are_dropped_not_committed() -> None:
