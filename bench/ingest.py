@@ -88,7 +88,8 @@ def run_child(kind: str, config: KafkaConfig, count: int) -> dict[str, float]:
         capture_output=True,
         text=True,
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def sensor_ticks(config: KafkaConfig, rounds: int) -> list[float]:

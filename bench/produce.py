@@ -18,9 +18,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    count: int = args.count
     with broker_config() as config:
         create_topics(config, [SPEC])
-        data = payloads(SPEC.model, args.count)
+        data = payloads(SPEC.model, count)
         producer = UserEventProducer(config)
         models = [producer.validate(d) for d in data]
         encoded = [(producer.encode(m), SPEC.key_of(m)) for m in models]
@@ -37,26 +38,26 @@ def main() -> None:
                     except BufferError:
                         raw_client.poll(0.05)
             assert raw_client.flush(60) == 0
-            return args.count / (time.perf_counter() - start)
+            return count / (time.perf_counter() - start)
 
         def batch() -> float:
             start = time.perf_counter()
             result = producer.publish_batch(data)
-            assert result.delivered == args.count, result.failures[:3]
-            return args.count / (time.perf_counter() - start)
+            assert result.delivered == count, result.failures[:3]
+            return count / (time.perf_counter() - start)
 
         def one_by_one() -> float:
             start = time.perf_counter()
             for event in data:
                 producer.publish(event)
             producer.flush()
-            return args.count / (time.perf_counter() - start)
+            return count / (time.perf_counter() - start)
 
         def models_batch() -> float:
             start = time.perf_counter()
             result = producer.publish_batch(models)
-            assert result.delivered == args.count
-            return args.count / (time.perf_counter() - start)
+            assert result.delivered == count
+            return count / (time.perf_counter() - start)
 
         raw()  # warm-up: connections, topic metadata
         results: dict[str, list[float]] = {"raw": [], "batch": [], "single": [], "models": []}
@@ -66,7 +67,7 @@ def main() -> None:
             results["single"].append(one_by_one())
             results["models"].append(models_batch())
         print(
-            f"produce: {args.count:,} UserEventCreate per run, {args.rounds} rounds, "
+            f"produce: {count:,} UserEventCreate per run, {args.rounds} rounds, "
             f"acks=all, idempotent, snappy (median)"
         )
         report("raw confluent-kafka (pre-encoded)", results["raw"], results["raw"])

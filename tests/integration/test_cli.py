@@ -8,14 +8,15 @@ import duckdb
 from click.testing import CliRunner
 from confluent_kafka import Producer
 
+import ownlens_pipelines.cli  # noqa: F401  (adds run, stream and dev to `cli`)
 from ownlens_kafka import STREAMS, get_stream
 from ownlens_kafka.broker import free_port
+from ownlens_kafka.cli import cli
 from ownlens_kafka.dlq import list_dead_letters
 from ownlens_kafka.generator import generate
 from ownlens_kafka.lag import group_lag, stream_groups
-from ownlens_pipelines.cli import cli
 from tests.factories import valid_payload
-from tests.helpers import read_topic
+from tests.helpers import header_map, one_row, read_topic
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -25,8 +26,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 def raw_counts(warehouse: str) -> dict[str, int]:
     with duckdb.connect(warehouse, read_only=True) as connection:
         return {
-            s.name: connection.execute(f"SELECT count(*) FROM raw.{s.name}").fetchone()[0]
-            for s in STREAMS
+            s.name: one_row(connection, f"SELECT count(*) FROM raw.{s.name}")[0] for s in STREAMS
         }
 
 
@@ -37,7 +37,7 @@ def test_ownlens_run_ingests_exactly_the_valid_records(env, kafka_config) -> Non
     assert first.exit_code == 0, first.output
     counts = raw_counts(env["OWNLENS_WAREHOUSE"])
     with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
-        domain = connection.execute("SELECT count(*) FROM customer.daily_engagement").fetchone()
+        domain = one_row(connection, "SELECT count(*) FROM customer.daily_engagement")
     assert counts == {name: c.valid for name, c in stats.streams.items()} | {
         s.name: 0 for s in STREAMS if s.name not in stats.streams
     }
@@ -81,7 +81,7 @@ def test_dlq_list_and_replay(env, kafka_config) -> None:
     assert "1 record(s) re-published, 1 still failing" in replayed.output
     assert "1 duplicate letter(s) skipped" in replayed.output
     dead = read_topic(kafka_config, f"{topic}-dlq", 3)
-    retried = [m for m in dead if dict(m.headers()).get("dlq.attempts") == b"2"]
+    retried = [m for m in dead if header_map(m).get("dlq.attempts") == b"2"]
     assert len(retried) == 1 and retried[0].value() == b"not json"
     again = invoke("dlq", "replay", "audit_logs")
     assert "0 record(s) re-published, 1 still failing" in again.output

@@ -14,7 +14,7 @@ import psutil
 from ownlens_pipelines.dev import DAGSTER_YAML
 from ownlens_pipelines.warehouse import Warehouse
 from tests.conftest import wait_for
-from tests.helpers import ROOT, publish
+from tests.helpers import ROOT, materialization, publish
 
 
 def test_daemon_sensor_ingests_new_events(env, kafka_config, tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_daemon_sensor_ingests_new_events(env, kafka_config, tmp_path: Path) -> 
             interval=1,
             what="the sensor-launched run to materialize raw/user_events",
         )
-        assert event.asset_materialization.metadata["rows_written"].value == 15
+        assert materialization(event).metadata["rows_written"].value == 15
         runs = instance.get_runs(dg.RunsFilter(job_name="ingest_user_events"))
         assert runs and all(r.tags.get("dagster/sensor_name") == "user_events_lag" for r in runs)
         # the daemon may be running domain assets now: wait for the writer's lock like they do

@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 from ownlens_kafka import UserEventConsumer, get_stream
 from ownlens_kafka.envelope import header_value
 from tests.factories import valid_payload
-from tests.helpers import drain, read_topic
+from tests.helpers import drain, header_map, headers_of, read_topic
 
 SPEC = get_stream("user_events")
 
@@ -43,11 +43,11 @@ def test_malformed_and_invalid_records_are_dead_lettered(kafka_config, make_topi
     dead = read_topic(kafka_config, f"{topic}-dlq", 2)
     assert [m.value() for m in dead] == [bad_json, bad_schema]
     assert all(m.key() == b"same-key" for m in dead)
-    first, second = (dict(m.headers()) for m in dead)
+    first, second = (header_map(m) for m in dead)
     assert first["origin"] == b"test"
     assert first["dlq.error_type"] == b"DeserializationError"
     assert second["dlq.error_type"] == b"ValidationError"
     assert b"event_type" in second["dlq.error"]
-    assert header_value(dead[0].headers(), "dlq.source_topic") == topic
-    assert [header_value(m.headers(), "dlq.source_offset") for m in dead] == ["0", "2"]
-    assert header_value(dead[0].headers(), "dlq.source_partition") == "0"
+    assert header_value(headers_of(dead[0]), "dlq.source_topic") == topic
+    assert [header_value(headers_of(m), "dlq.source_offset") for m in dead] == ["0", "2"]
+    assert header_value(headers_of(dead[0]), "dlq.source_partition") == "0"

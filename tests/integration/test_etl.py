@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -11,10 +12,12 @@ import pytest
 from confluent_kafka import Producer
 
 from ownlens_kafka import UserEventProducer, get_stream
+from ownlens_kafka.models import UserEventCreate
 from ownlens_pipelines.etl import KafkaExtractor, KafkaLoader
 from ownlens_pipelines.settings import ETLConfig
 from tests.conftest import wait_for
 from tests.factories import valid_payload
+from tests.helpers import one_row
 
 SPEC = get_stream("user_events")
 
@@ -30,12 +33,14 @@ def etl(kafka_config, make_topics, tmp_path) -> ETLConfig:
     )
 
 
-def publish(etl: ETLConfig, count: int) -> list:
+def publish(etl: ETLConfig, count: int) -> list[UserEventCreate]:
     with UserEventProducer(etl.kafka) as producer:
         return [producer.publish(valid_payload(SPEC.model)) for _ in range(count)]
 
 
-def rows(etl: ETLConfig, sql: str = "SELECT count(*) FROM raw.user_events") -> list[tuple]:
+def rows(
+    etl: ETLConfig, sql: str = "SELECT count(*) FROM raw.user_events"
+) -> list[tuple[Any, ...]]:
     with duckdb.connect(etl.warehouse, read_only=True) as connection:
         return connection.execute(sql).fetchall()
 
@@ -65,10 +70,11 @@ def test_typed_columns_and_kafka_metadata(etl: ETLConfig) -> None:
                 "WHERE table_name = 'user_events'"
             ).fetchall()
         )
-        row = connection.execute(
+        row = one_row(
+            connection,
             "SELECT user_id, event_timestamp, event_date, _key, _producer, "
-            "_schema_version, engagement_metrics FROM raw.user_events"
-        ).fetchone()
+            "_schema_version, engagement_metrics FROM raw.user_events",
+        )
     assert types["user_id"] == "UUID" and types["event_timestamp"] == "TIMESTAMP WITH TIME ZONE"
     assert types["event_date"] == "DATE" and types["_offset"] == "BIGINT"
     assert row[0] == event.user_id and row[1] == event.event_timestamp
@@ -135,7 +141,10 @@ def test_loader_reports_bad_rows_by_index(etl: ETLConfig) -> None:
     )
     result = KafkaLoader(SPEC, etl.kafka).load(frame)
     assert result.delivered == 1
-    assert [f.index for f in result.failures] == ["b"]
+    # The failure names the frame's row label "b", not its position 1. (LoadResult reuses
+    # BatchFailure, whose `index` is typed int, but a loader's failures carry frame labels.)
+    labels: list[object] = [f.index for f in result.failures]
+    assert labels == ["b"]
     assert "event_type" in result.failures[0].reason
 
 

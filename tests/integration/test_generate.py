@@ -16,12 +16,12 @@ from ownlens_kafka.config import KafkaConfig, reset_config
 from ownlens_kafka.generator import Traffic, generate
 from ownlens_kafka.generator.command import generate as generate_command
 from ownlens_kafka.streams import STREAMS, get_stream
-from tests.helpers import read_topic
+from tests.helpers import read_topic, value_of
 
 
 def stored(config: KafkaConfig, stream: str, expected: int) -> list[bytes]:
     topic = config.topic_name(get_stream(stream).topic)
-    return [m.value() for m in read_topic(config, topic, expected)]
+    return [value_of(m) for m in read_topic(config, topic, expected)]
 
 
 def is_valid(stream: str, value: bytes) -> bool:

@@ -7,13 +7,15 @@ import signal
 import time
 
 from ownlens_kafka import UserEventConsumer, UserEventProducer, get_stream
+from ownlens_kafka.consumer import ConsumedEvent
+from ownlens_kafka.models import UserEventCreate
 from tests.factories import valid_payload
 from tests.helpers import drain
 
 SPEC = get_stream("user_events")
 
 
-def publish(config, count: int) -> list:
+def publish(config, count: int) -> list[UserEventCreate]:
     with UserEventProducer(config) as producer:
         return [producer.publish(valid_payload(SPEC.model)) for _ in range(count)]
 
@@ -51,7 +53,7 @@ def test_two_members_split_the_partitions(kafka_config, make_topics) -> None:
     make_topics(SPEC)
     sent = {e.event_id for e in publish(kafka_config, 60)}
     first, second = UserEventConsumer(kafka_config), UserEventConsumer(kafka_config)
-    got: dict[int, list] = {0: [], 1: []}
+    got: dict[int, list[ConsumedEvent[UserEventCreate]]] = {0: [], 1: []}
     try:
         deadline = time.monotonic() + 30
         while len(got[0]) + len(got[1]) < 60 and time.monotonic() < deadline:

@@ -24,7 +24,7 @@ from ownlens_kafka.topics import create_topics
 from ownlens_pipelines.etl import KafkaExtractor
 from ownlens_pipelines.settings import ETLConfig
 from tests.factories import valid_payload
-from tests.helpers import read_topic
+from tests.helpers import listening, one_row, read_topic, value_of
 from tests.proxy import Proxy, free_port, proxy
 
 SPEC = get_stream("user_events")
@@ -40,8 +40,8 @@ def behind_proxy() -> Iterator[tuple[KafkaConfig, Proxy]]:
     port = free_port()
     with (
         EmbeddedBroker(advertised_port=port) as broker,
-        proxy(("127.0.0.1", broker.port), port) as p,
-    ):  # type: ignore[arg-type]
+        proxy(listening(broker), port) as p,
+    ):
         config = KafkaConfig(bootstrap_servers=f"127.0.0.1:{port}", **FAST_GROUP_SETTINGS)
         create_topics(config, [SPEC])
         yield config, p
@@ -79,7 +79,9 @@ def test_producer_delivers_each_event_once_across_dropped_connections(behind_pro
             result = producer.publish_batch(events[1:])
     assert len(cuts) >= 3, f"the connections were cut only {len(cuts)} times mid-batch"
     assert (result.delivered, result.failures) == (count - 1, [])
-    seen = Counter(json.loads(m.value())["event_id"] for m in read_topic(config, SPEC.topic, count))
+    seen = Counter(
+        json.loads(value_of(m))["event_id"] for m in read_topic(config, SPEC.topic, count)
+    )
     assert sorted(seen) == sorted(str(e["event_id"]) for e in events)
     assert seen.most_common(1)[0][1] == 1  # idempotence: the retried batches were not doubled
 
@@ -105,7 +107,7 @@ def test_extractor_writes_each_event_once_when_connections_drop_before_commits(
     assert len(cuts) == 4 and all(cuts), cuts
     assert (result.caught_up, result.lag_after) == (True, 0)
     with duckdb.connect(etl.warehouse, read_only=True) as connection:
-        total, distinct = connection.execute(
-            "SELECT count(*), count(DISTINCT event_id) FROM raw.user_events"
-        ).fetchone()  # type: ignore[misc]
+        total, distinct = one_row(
+            connection, "SELECT count(*), count(DISTINCT event_id) FROM raw.user_events"
+        )
     assert total == distinct == count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ownlens_kafka import (
@@ -13,7 +15,7 @@ from ownlens_kafka import (
 )
 from ownlens_kafka.broker import free_port
 from tests.factories import valid_payload
-from tests.helpers import read_topic
+from tests.helpers import header_map, read_topic
 
 SPEC = get_stream("user_events")
 
@@ -29,7 +31,7 @@ def test_invalid_event_is_rejected_naming_each_field(kafka_config) -> None:
 
 def test_batch_reports_delivered_count_and_failures_by_index(kafka_config, make_topics) -> None:
     make_topics(SPEC)
-    events = [valid_payload(SPEC.model) for _ in range(10)]
+    events: list[Any] = [valid_payload(SPEC.model) for _ in range(10)]
     events[3] = {**events[3], "country_code": "Narnia"}
     events[7] = "not an event"
     with UserEventProducer(kafka_config) as producer:
@@ -40,7 +42,7 @@ def test_batch_reports_delivered_count_and_failures_by_index(kafka_config, make_
     assert sum(last - first + 1 for first, last in result.offsets.values()) == 8
     stored = read_topic(kafka_config, kafka_config.topic_name(SPEC.topic), 8)
     assert len(stored) == 8
-    assert {dict(m.headers())["producer"] for m in stored} == {b"ownlens/UserEventProducer"}
+    assert {header_map(m)["producer"] for m in stored} == {b"ownlens/UserEventProducer"}
 
 
 def test_key_defaults_to_the_stream_key_and_can_be_overridden(kafka_config, make_topics) -> None:

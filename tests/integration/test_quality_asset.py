@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import dagster as dg
@@ -13,7 +13,7 @@ import pytest
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import ConsumedEvent
-from ownlens_kafka.envelope import PRODUCED_AT
+from ownlens_kafka.envelope import PRODUCED_AT, Headers
 from ownlens_kafka.models import QualityMetricCreate, UserEventCreate
 from ownlens_kafka.streams import STREAMS, get_stream
 from ownlens_pipelines.assets.quality import (
@@ -27,7 +27,7 @@ from ownlens_pipelines.resources import KafkaResource, WarehouseResource
 from ownlens_pipelines.schema import events_table
 from ownlens_pipelines.warehouse import Warehouse, raw_table
 from tests.factories import valid_payload
-from tests.helpers import read_topic
+from tests.helpers import key_of, read_topic, value_of
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 USER_EVENTS = get_stream("user_events")
@@ -35,7 +35,7 @@ USER_EVENTS = get_stream("user_events")
 
 def write_user_events(path: Path, events: list[UserEventCreate], produced_at: datetime) -> None:
     """The events in `raw.user_events`, produced at `produced_at` according to their headers."""
-    header = [(PRODUCED_AT, produced_at.isoformat().encode())]
+    header: Headers = [(PRODUCED_AT, produced_at.isoformat().encode())]
     items = [
         ConsumedEvent(e, USER_EVENTS.key_of(e), "t", 0, offset, header)
         for offset, e in enumerate(events)
@@ -131,12 +131,13 @@ def test_asset_publishes_one_valid_metric_per_raw_table(
     metadata = event.materialization.metadata
     assert metadata["tables_measured"].value == len(STREAMS)
     assert metadata["delivered"].value == len(STREAMS)
-    offsets = metadata["offsets"].value
+    # JSON metadata is typed as any JSON value; the asset writes {partition: {first, last}}.
+    offsets = cast(dict[str, dict[str, int]], metadata["offsets"].value)
     assert sum(o["last"] - o["first"] + 1 for o in offsets.values()) == len(STREAMS)
 
     topic = kafka_config.topic_name(get_stream("quality_metrics").topic)
     messages = read_topic(kafka_config, topic, expected=len(STREAMS))
-    metrics = [QualityMetricCreate.model_validate_json(m.value()) for m in messages]
+    metrics = [QualityMetricCreate.model_validate_json(value_of(m)) for m in messages]
     today = datetime.now(UTC).date()
     by_table = {m.table_name: m for m in metrics}
     assert len(metrics) == len(STREAMS)
@@ -145,7 +146,7 @@ def test_asset_publishes_one_valid_metric_per_raw_table(
         metric = by_table[raw_table(spec)]
         assert (metric.company_id, metric.brand_id) == (PLATFORM_COMPANY_ID, PLATFORM_BRAND_ID)
         assert (metric.domain, metric.metric_date) == (spec.domain, today)
-    assert {m.key().decode() for m in messages} == {f"{t}_{today}" for t in by_table}
+    assert {key_of(m).decode() for m in messages} == {f"{t}_{today}" for t in by_table}
     events = by_table["raw.user_events"]
     assert (events.total_records, events.unique_count, events.null_count) == (3, 3, 0)
     assert (events.overall_quality_score, events.quality_grade) == (1.0, "A")

@@ -13,7 +13,7 @@ from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.streaming import stream_forever
 from ownlens_pipelines.warehouse import Warehouse
 from tests.conftest import wait_for
-from tests.helpers import publish
+from tests.helpers import materialization, one_row, publish
 
 SPEC = get_stream("user_events")
 
@@ -21,7 +21,7 @@ SPEC = get_stream("user_events")
 def count(path: str) -> int:
     try:  # in this process: the same configuration as the streaming writer's connections
         with Warehouse(path).connect() as connection:
-            return int(connection.execute("SELECT count(*) FROM raw.user_events").fetchone()[0])
+            return int(one_row(connection, "SELECT count(*) FROM raw.user_events")[0])
     except duckdb.CatalogException:  # not created yet
         return -1
 
@@ -52,7 +52,6 @@ def test_stream_writes_continuously_and_reports_to_dagster(
     assert sum(written for _, written, _ in reports) == 42
     instance = dg.DagsterInstance.from_config(str(home))
     event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "user_events"]))
-    assert event is not None
-    assert event.asset_materialization.metadata["dagster/row_count"].value == 42
+    assert materialization(event).metadata["dagster/row_count"].value == 42
     lags = group_lag(kafka_config, {SPEC.group_id: [kafka_config.topic_name(SPEC.topic)]})
     assert sum(p.lag for p in lags) == 0  # committed after each write

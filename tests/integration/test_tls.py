@@ -20,7 +20,7 @@ from ownlens_kafka.broker import FAST_GROUP_SETTINGS, EmbeddedBroker
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.topics import create_topics, list_topics
 from tests.factories import valid_payload
-from tests.helpers import drain
+from tests.helpers import drain, listening
 from tests.proxy import Proxy, free_port, proxy
 
 SPEC = get_stream("user_events")
@@ -63,7 +63,7 @@ def tls_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pro
     port = free_port()
     with (
         EmbeddedBroker(advertised_port=port) as broker,
-        proxy(("127.0.0.1", broker.port), port, tls=server) as endpoint,  # type: ignore[arg-type]
+        proxy(listening(broker), port, tls=server) as endpoint,
     ):
         yield endpoint, certs
 

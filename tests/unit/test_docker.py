@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -313,7 +314,7 @@ def kafka_config_variables() -> set[str]:
     return names
 
 
-def kafka_variables(env: dict[str, str | None]) -> dict[str, str | None]:
+def kafka_variables(env: Mapping[str, str | None]) -> dict[str, str | None]:
     prefix = KafkaConfig.model_config.get("env_prefix", "").upper()
     return {name: value for name, value in env.items() if name.upper().startswith(prefix)}
 
@@ -520,7 +521,9 @@ def test_brokers_form_one_kraft_cluster_with_rf_3_and_min_isr_2() -> None:
     assert len({env.get("CLUSTER_ID") for env in nodes.values()}) == 1, "one CLUSTER_ID"
     voters = {env.get("KAFKA_CONTROLLER_QUORUM_VOTERS") for env in nodes.values()}
     assert len(voters) == 1, f"brokers disagree on the controller quorum: {voters}"
-    quorum = {v.split("@")[0]: v.split("@")[1].split(":")[0] for v in voters.pop().split(",")}
+    [quorum_voters] = voters
+    assert quorum_voters, "no KAFKA_CONTROLLER_QUORUM_VOTERS"
+    quorum = {v.split("@")[0]: v.split("@")[1].split(":")[0] for v in quorum_voters.split(",")}
     node_ids = {
         env.get("KAFKA_NODE_ID"): services()[name].get("hostname", name)
         for name, env in nodes.items()

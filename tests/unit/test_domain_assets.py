@@ -444,7 +444,9 @@ def test_audit_activity(tmp_path: Path) -> None:
 def test_data_quality_scorecard_keeps_the_latest_table_level_metrics(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
 
-    def metric(table: str, day: str, column: str | None, score: float, grade: str) -> dict:
+    def metric(
+        table: str, day: str, column: str | None, score: float, grade: str
+    ) -> dict[str, Any]:
         return payload(
             "quality_metrics",
             table_name=table,

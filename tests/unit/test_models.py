@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ownlens_kafka.models import (
     ArticleCreate,
@@ -77,7 +78,7 @@ def _id(value: Any) -> str:
     return value.__name__ if isinstance(value, type) else str(value)
 
 
-def rejected(model: ModelCls, payload: dict[str, Any], field: str) -> list[dict[str, Any]]:
+def rejected(model: ModelCls, payload: dict[str, Any], field: str) -> list[ErrorDetails]:
     """Validate `payload`, expect failure, and return the errors located at `field`."""
     with pytest.raises(ValidationError) as info:
         model.model_validate(payload)
