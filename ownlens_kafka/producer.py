@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -22,10 +22,12 @@ _POLL_EVERY = 1_000
 
 @dataclass(frozen=True, slots=True)
 class BatchFailure:
-    """An item of a batch that was not delivered, and why."""
+    """An item of a batch that was not delivered: its position, why, and (for a DataFrame
+    loaded by `KafkaLoader`) its row label."""
 
     index: int
     reason: str
+    label: Hashable | None = None
 
 
 @dataclass(slots=True)

@@ -59,7 +59,7 @@ def kafka_load(
     }
     context.add_output_metadata(summary)
     if result.failures:
-        shown = "; ".join(f"row {f.index}: {f.reason}" for f in result.failures[:5])
+        shown = "; ".join(f"row {f.label}: {f.reason}" for f in result.failures[:5])
         raise dg.Failure(f"{len(result.failures)} row(s) not published: {shown}", metadata=summary)
     return summary
 

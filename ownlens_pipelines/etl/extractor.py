@@ -3,12 +3,14 @@ the start, into the warehouse table `raw.<stream>`; offsets committed only after
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from ownlens_kafka.consumer import BaseKafkaConsumer
@@ -19,6 +21,10 @@ from ownlens_kafka.topics import topic_id
 from ownlens_pipelines.schema import events_table
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse, raw_table
+
+log = logging.getLogger(__name__)
+_WRITE_ATTEMPTS = 3
+_RETRY_PAUSE_S = 0.5
 
 
 @dataclass(slots=True)
@@ -117,15 +123,36 @@ class KafkaExtractor:
         result = ExtractResult(self.spec.name, raw_table(self.spec))
         started = time.monotonic()
         for batch in self.batches(result, stop=stop):
-            with self.warehouse.connect() as connection:
-                written = self.warehouse.write_raw(connection, self.spec, batch)
-                result.rows_total = self.warehouse.count(connection, result.table)
-            result.rows_written += written
+            result.rows_written += self._write_retrying(batch, result)
             result.note_offsets(batch)
             result.duration_s = time.monotonic() - started
             if on_write is not None:
                 on_write(result)
         return result
+
+    def _write_retrying(self, batch: pa.Table, result: ExtractResult) -> int:
+        """Write a batch on a fresh connection; a failed write is retried (the write is
+        idempotent), so a long-running follower survives a transient warehouse error."""
+        attempt = 1
+        while True:
+            try:
+                with self.warehouse.connect() as connection:
+                    written = self.warehouse.write_raw(connection, self.spec, batch)
+                    result.rows_total = self.warehouse.count(connection, result.table)
+                return written
+            except duckdb.Error as exc:
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "writing %d rows of %s failed (attempt %d of %d), retrying: %s",
+                    batch.num_rows,
+                    self.spec.name,
+                    attempt,
+                    _WRITE_ATTEMPTS,
+                    exc,
+                )
+                time.sleep(_RETRY_PAUSE_S * attempt)
+                attempt += 1
 
     def batches(
         self, result: ExtractResult, stop: threading.Event | None = None

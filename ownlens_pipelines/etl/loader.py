@@ -18,7 +18,7 @@ from ownlens_pipelines.schema import model_columns
 
 @dataclass(slots=True)
 class LoadResult(BatchResult):
-    """A batch result for a DataFrame: failures carry the frame's row index."""
+    """A batch result for a DataFrame: failures carry the row's position and label."""
 
     stream: str = ""
     topic: str = ""
@@ -65,8 +65,8 @@ class KafkaLoader:
     def load(self, frame: pd.DataFrame, timeout: float | None = None) -> LoadResult:
         """Validate every row, publish the valid ones, flush once; nothing is dropped silently."""
         batch = self.producer.publish_batch(self.records(frame), timeout=timeout)
-        index = list(frame.index)
-        failures = [BatchFailure(index[f.index], f.reason) for f in batch.failures]
+        labels = list(frame.index)
+        failures = [BatchFailure(f.index, f.reason, labels[f.index]) for f in batch.failures]
         return LoadResult(
             sent=batch.sent,
             delivered=batch.delivered,
