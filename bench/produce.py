@@ -75,7 +75,6 @@ def main() -> None:
         report("publish(dict) + flush", results["single"], results["raw"])
         report("publish_batch(models)", results["models"], results["raw"])
         producer.close()  # before the broker stops: no reconnect noise at exit
-        del raw_client
 
 
 if __name__ == "__main__":
