@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,10 +133,12 @@ def replay(config: KafkaConfig, spec: StreamSpec, timeout: float = 60.0) -> Repl
         seen: set[tuple[str | None, ...]] = set()
         for message in _read(config, topic, client, start, timeout):
             done[cast(int, message.partition())] = cast(int, message.offset()) + 1
-            if (origin := _origin(message)) in seen:
+            origin = _origin(message)
+            if origin is not None and origin in seen:
                 result.duplicates += 1
                 continue
-            seen.add(origin)
+            if origin is not None:
+                seen.add(origin)
             try:
                 event = spec.model.model_validate_json(message.value() or b"")
             except ValidationError as exc:
@@ -158,11 +161,16 @@ def replay(config: KafkaConfig, spec: StreamSpec, timeout: float = 60.0) -> Repl
         client.close()
 
 
-def _origin(message: Message) -> tuple[str | None, ...]:
-    """Where a dead letter's record came from, and its bytes: equal for a letter written twice."""
+def _origin(message: Message) -> tuple[str | None, ...] | None:
+    """Where a dead letter's record came from and a digest of its bytes, equal for a letter
+    written twice; None when the letter does not say where it came from."""
     headers = cast(Headers, message.headers() or [])
-    where = (DLQ_SOURCE_TOPIC, DLQ_SOURCE_PARTITION, DLQ_SOURCE_OFFSET, DLQ_ATTEMPTS)
-    return (*(header_value(headers, name) for name in where), (message.value() or b"").hex())
+    where = [header_value(headers, name) for name in (DLQ_SOURCE_TOPIC, DLQ_SOURCE_PARTITION)]
+    offset = header_value(headers, DLQ_SOURCE_OFFSET)
+    if offset is None:
+        return None
+    digest = hashlib.blake2b(message.value() or b"", digest_size=16).hexdigest()
+    return (*where, offset, header_value(headers, DLQ_ATTEMPTS), digest)
 
 
 def _retry(message: Message) -> tuple[Rejected, int]:

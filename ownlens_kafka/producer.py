@@ -22,8 +22,8 @@ _POLL_EVERY = 1_000
 
 @dataclass(frozen=True, slots=True)
 class BatchFailure:
-    """An item of a batch that was not delivered: its position, why, and (for a DataFrame
-    loaded by `KafkaLoader`) its row label."""
+    """An item of a batch that was not delivered: its position, why, and optionally a label
+    naming it (a DataFrame's row label, say)."""
 
     index: int
     reason: str
@@ -32,7 +32,8 @@ class BatchFailure:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What `publish_batch` did: delivered count, failures by index, offsets by partition."""
+    """What `publish_batch` did: delivered count, failures by index, offsets by partition.
+    A retry the broker already had is delivered without an offset, so a range may be short."""
 
     sent: int = 0
     delivered: int = 0

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, get_args
 
 import dagster as dg
 
 
-def _from_env(prefix: str, fields: tuple[str, ...]) -> dict[str, Any]:
-    """Bind each field set in the environment to its variable, read when a run launches."""
-    names = {field: f"{prefix}{field.upper()}" for field in fields}
-    return {
-        field: dg.EnvVar.int(name) if field.endswith("_ms") else dg.EnvVar(name)
-        for field, name in names.items()
-        if name in os.environ
-    }
+def _from_env(prefix: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Bind each field (name: annotation) set in the environment to its variable, read when a
+    run launches; an int field's variable is read as an int."""
+    bound: dict[str, Any] = {}
+    for field, annotation in fields.items():
+        name = f"{prefix}{field.upper()}"
+        if name in os.environ:
+            is_int = annotation is int or int in get_args(annotation)
+            bound[field] = dg.EnvVar.int(name) if is_int else dg.EnvVar(name)
+    return bound
 
 
 @dg.definitions
@@ -30,8 +33,9 @@ def defs() -> dg.Definitions:
     from ownlens_pipelines.settings import ETLConfig
 
     settings = ETLConfig()
-    kafka = KafkaResource(**_from_env("KAFKA_", tuple(KafkaResource.model_fields)))
-    path = _from_env("OWNLENS_", ("warehouse",)).get("warehouse")
+    fields = {name: info.annotation for name, info in KafkaResource.model_fields.items()}
+    kafka = KafkaResource(**_from_env("KAFKA_", fields))
+    path = _from_env("OWNLENS_", {"warehouse": str}).get("warehouse")
     warehouse = WarehouseResource(path=path) if path else WarehouseResource()
     return dg.Definitions.merge(
         *(stream_definitions(spec, settings) for spec in STREAMS),

@@ -19,7 +19,8 @@ RAW_SCHEMA = "raw"
 # DuckDB shares one database instance between a process's connections to a file, and registers
 # its Python scans (`python_arrow_scan`) on that instance after creating it: a thread connecting
 # meanwhile gets an instance without them ("Table Function ... does not exist", seen in CI when
-# `ownlens stream` wrote while another thread read). Opening and closing one at a time avoids it.
+# `ownlens stream` wrote while another thread read). Opening one at a time avoids it; closing is
+# serialized too, since the last close tears the shared instance down while another may open it.
 _OPENING = threading.Lock()
 
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, cast
 import duckdb
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
-from ownlens_kafka.broker import EmbeddedBroker
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import BaseKafkaConsumer, ConsumedEvent
 from ownlens_kafka.envelope import Headers
@@ -52,12 +51,6 @@ def read_topic(
         return messages
     finally:
         client.close()
-
-
-def listening(broker: EmbeddedBroker) -> tuple[str, int]:
-    """The address a started broker listens on (its own port, whatever it advertises)."""
-    assert broker.port is not None, "the broker has not been started"
-    return "127.0.0.1", broker.port
 
 
 def headers_of(message: Message) -> Headers:

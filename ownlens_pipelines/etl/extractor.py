@@ -123,16 +123,16 @@ class KafkaExtractor:
         result = ExtractResult(self.spec.name, raw_table(self.spec))
         started = time.monotonic()
         for batch in self.batches(result, stop=stop):
-            result.rows_written += self._write_retrying(batch, result)
+            result.rows_written += self._write_retrying(batch, result, stop)
             result.note_offsets(batch)
             result.duration_s = time.monotonic() - started
             if on_write is not None:
                 on_write(result)
         return result
 
-    def _write_retrying(self, batch: pa.Table, result: ExtractResult) -> int:
-        """Write a batch on a fresh connection; a failed write is retried (the write is
-        idempotent), so a long-running follower survives a transient warehouse error."""
+    def _write_retrying(self, batch: pa.Table, result: ExtractResult, stop: threading.Event) -> int:
+        """Write a batch on a fresh connection; a write that failed on a catalog or transaction
+        error is retried (the write is idempotent), so a long-running follower survives it."""
         attempt = 1
         while True:
             try:
@@ -140,8 +140,8 @@ class KafkaExtractor:
                     written = self.warehouse.write_raw(connection, self.spec, batch)
                     result.rows_total = self.warehouse.count(connection, result.table)
                 return written
-            except duckdb.Error as exc:
-                if attempt == _WRITE_ATTEMPTS:
+            except (duckdb.CatalogException, duckdb.TransactionException) as exc:
+                if attempt == _WRITE_ATTEMPTS or stop.is_set():
                     raise
                 log.warning(
                     "writing %d rows of %s failed (attempt %d of %d), retrying: %s",
@@ -151,7 +151,7 @@ class KafkaExtractor:
                     _WRITE_ATTEMPTS,
                     exc,
                 )
-                time.sleep(_RETRY_PAUSE_S * attempt)
+                stop.wait(_RETRY_PAUSE_S * attempt)
                 attempt += 1
 
     def batches(

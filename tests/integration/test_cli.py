@@ -73,14 +73,20 @@ def test_dlq_list_and_replay(env, kafka_config) -> None:
             f"{topic}-dlq",
             fixed,
             key=b"fixed",
-            headers=[("dlq.error", b"old model"), ("dlq.source_topic", topic.encode())],
+            headers=[
+                ("dlq.error", b"old model"),
+                ("dlq.source_topic", topic.encode()),
+                ("dlq.source_partition", b"0"),
+                ("dlq.source_offset", b"41"),
+            ],
         )
     assert raw.flush(10) == 0
     replayed = invoke("dlq", "replay", "audit_logs")
     assert replayed.exit_code == 0, replayed.output
     assert "1 record(s) re-published, 1 still failing" in replayed.output
     assert "1 duplicate letter(s) skipped" in replayed.output
-    dead = read_topic(kafka_config, f"{topic}-dlq", 3)
+    dead = read_topic(kafka_config, f"{topic}-dlq", 4)  # bad, the fixed pair, bad again
+    assert len(dead) == 4
     retried = [m for m in dead if header_map(m).get("dlq.attempts") == b"2"]
     assert len(retried) == 1 and retried[0].value() == b"not json"
     again = invoke("dlq", "replay", "audit_logs")

@@ -1,33 +1,34 @@
 """Connections that drop mid-flight: nothing is lost and nothing is written twice.
 
 The broker advertises a proxy's address, so every connection goes through the proxy, which
-aborts them all every few tens of milliseconds while a batch is in flight.
+aborts them all at fixed points of the work: while a batch is being sent, or between a
+warehouse write and its offset commit.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pytest
 
 from ownlens_kafka import UserEventProducer, get_stream
-from ownlens_kafka.broker import FAST_GROUP_SETTINGS, EmbeddedBroker
+from ownlens_kafka.broker import FAST_GROUP_SETTINGS
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.topics import create_topics
 from ownlens_pipelines.etl import KafkaExtractor
 from ownlens_pipelines.settings import ETLConfig
 from tests.factories import valid_payload
-from tests.helpers import listening, one_row, read_topic, value_of
-from tests.proxy import Proxy, free_port, proxy
+from tests.helpers import one_row, read_topic, value_of
+from tests.proxy import Proxy, behind_proxy
 
 SPEC = get_stream("user_events")
+T = TypeVar("T")
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")),
@@ -36,48 +37,32 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def behind_proxy() -> Iterator[tuple[KafkaConfig, Proxy]]:
-    port = free_port()
-    with (
-        EmbeddedBroker(advertised_port=port) as broker,
-        proxy(listening(broker), port) as p,
-    ):
-        config = KafkaConfig(bootstrap_servers=f"127.0.0.1:{port}", **FAST_GROUP_SETTINGS)
+def proxied() -> Iterator[tuple[KafkaConfig, Proxy]]:
+    with behind_proxy() as proxy:
+        config = KafkaConfig(bootstrap_servers=f"127.0.0.1:{proxy.port}", **FAST_GROUP_SETTINGS)
         create_topics(config, [SPEC])
-        yield config, p
+        yield config, proxy
 
 
-@contextmanager
-def cutting(target: Proxy, every: float = 0.1, times: int = 5) -> Iterator[list[int]]:
-    """Abort every open connection each `every` seconds, `times` times at most (an outage
-    that never ends is not the point); yields the cuts that hit a connection."""
-    cuts: list[int] = []
-    done = threading.Event()
-
-    def cut() -> None:
-        while len(cuts) < times and not done.wait(every):
-            if dropped := target.cut():
-                cuts.append(dropped)
-
-    worker = threading.Thread(target=cut)
-    worker.start()
-    try:
-        yield cuts
-    finally:
-        done.set()
-        worker.join()
+def cutting_every(items: Sequence[T], every: int, proxy: Proxy, cuts: list[int]) -> Iterator[T]:
+    """The items, with every open connection aborted before each `every`-th one is handed on."""
+    for index, item in enumerate(items):
+        if index and index % every == 0:
+            cuts.append(proxy.cut(wait=5.0))
+        yield item
 
 
-def test_producer_delivers_each_event_once_across_dropped_connections(behind_proxy) -> None:
-    config, target = behind_proxy
+def test_producer_delivers_each_event_once_across_dropped_connections(proxied) -> None:
+    config, proxy = proxied
     count = 20_000
     events = [valid_payload(SPEC.model) for _ in range(count)]
+    cuts: list[int] = []
     with UserEventProducer(config) as producer:
         producer.publish(events[0])  # connected, with a producer id: the cuts hit the batch
         producer.flush()
-        with cutting(target) as cuts:
-            result = producer.publish_batch(events[1:])
-    assert len(cuts) >= 3, f"the connections were cut only {len(cuts)} times mid-batch"
+        # while it sends (librdkafka's batches leave every linger.ms): cut 4 times
+        result = producer.publish_batch(cutting_every(events[1:], 4_000, proxy, cuts))
+    assert len(cuts) == 4 and all(cuts), f"not every cut hit an open connection: {cuts}"
     assert (result.delivered, result.failures) == (count - 1, [])
     seen = Counter(
         json.loads(value_of(m))["event_id"] for m in read_topic(config, SPEC.topic, count)
@@ -87,9 +72,9 @@ def test_producer_delivers_each_event_once_across_dropped_connections(behind_pro
 
 
 def test_extractor_writes_each_event_once_when_connections_drop_before_commits(
-    behind_proxy, tmp_path: Path
+    proxied, tmp_path: Path
 ) -> None:
-    config, target = behind_proxy
+    config, proxy = proxied
     config = config.model_copy(update={"namespace": "extract."})
     create_topics(config, [SPEC])
     count = 5_000
@@ -100,7 +85,7 @@ def test_extractor_writes_each_event_once_when_connections_drop_before_commits(
     def cut_before_commit(batch: object) -> None:
         # the worst moment: the rows are in the warehouse, the offsets not yet committed
         if len(cuts) < 4:
-            cuts.append(target.cut())
+            cuts.append(proxy.cut(wait=5.0))
 
     etl = ETLConfig(kafka=config, warehouse=str(tmp_path / "w.duckdb"), batch_size=250)
     result = KafkaExtractor(SPEC, etl, after_write=cut_before_commit).run()

@@ -16,12 +16,12 @@ import pytest
 from confluent_kafka import KafkaException
 
 from ownlens_kafka import UserEventConsumer, UserEventProducer, get_stream, reset_config
-from ownlens_kafka.broker import FAST_GROUP_SETTINGS, EmbeddedBroker
+from ownlens_kafka.broker import FAST_GROUP_SETTINGS
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.topics import create_topics, list_topics
 from tests.factories import valid_payload
-from tests.helpers import drain, listening
-from tests.proxy import Proxy, free_port, proxy
+from tests.helpers import drain
+from tests.proxy import Proxy, behind_proxy
 
 SPEC = get_stream("user_events")
 KEY_PASSWORD = "client-key-passphrase"
@@ -60,11 +60,7 @@ def tls_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pro
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(certs / "ca.pem"))
     server.load_cert_chain(certs / "server.pem", certs / "server.key")
     server.verify_mode = ssl.CERT_REQUIRED
-    port = free_port()
-    with (
-        EmbeddedBroker(advertised_port=port) as broker,
-        proxy(listening(broker), port, tls=server) as endpoint,
-    ):
+    with behind_proxy(tls=server) as endpoint:
         yield endpoint, certs
 
 
