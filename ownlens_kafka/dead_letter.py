@@ -19,6 +19,7 @@ from ownlens_kafka.envelope import (
     Headers,
 )
 from ownlens_kafka.errors import DeliveryError, DeliveryFailure
+from ownlens_kafka.producer import enqueue
 
 DLQ_ATTEMPTS = "dlq.attempts"
 DLQ_HEADERS = {
@@ -90,25 +91,19 @@ class DeadLetterWriter:
     def send(self, record: Rejected, error_type: str, reason: str, attempts: int = 1) -> None:
         if self._client is None:
             self._client = Producer(self._settings)
-        self._client.produce(
+        enqueue(
+            self._client,
             dead_letter_topic(record.topic),
             record.value,
             record.key,
-            headers=dead_letter_headers(record, error_type, reason, attempts),
-            on_delivery=self._on_delivery,
+            dead_letter_headers(record, error_type, reason, attempts),
+            self._on_delivery,
         )
         self.pending += 1
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            key = message.key()
-            self._failures.append(
-                DeliveryFailure(
-                    message.topic() or "",
-                    key.decode(errors="replace") if key else None,
-                    error.str(),
-                )
-            )
+            self._failures.append(DeliveryFailure.of(error, message))
 
     def flush(self, timeout: float) -> None:
         """Block until every dead letter is acknowledged; raise DeliveryError if any was not."""

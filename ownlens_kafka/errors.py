@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from confluent_kafka import KafkaError, Message
 from pydantic import ValidationError
 
 
@@ -39,6 +40,16 @@ class DeliveryFailure:
     key: str | None
     reason: str
     index: int | None = None
+
+    @classmethod
+    def of(cls, error: KafkaError, message: Message, topic: str = "?") -> DeliveryFailure:
+        """The failure a delivery report tells of (`topic` when the report names none)."""
+        key = message.key()
+        return cls(
+            message.topic() or topic,
+            key.decode(errors="replace") if key else None,
+            error.str(),
+        )
 
 
 class DeliveryError(RuntimeError):

@@ -20,6 +20,23 @@ from ownlens_kafka.logs import log
 _POLL_EVERY = 1_000
 
 
+def enqueue(
+    client: Producer,
+    topic: str,
+    value: bytes | None,
+    key: str | bytes | None,
+    headers: Headers,
+    on_delivery: Any,
+) -> None:
+    """`client.produce`, waiting out a full local queue by serving delivery reports."""
+    while True:
+        try:
+            client.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            return
+        except BufferError:
+            client.poll(0.05)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchFailure:
     """An item of a batch that was not delivered: its position, why, and optionally a label
@@ -131,12 +148,7 @@ class BaseKafkaProducer(StreamClient[M]):
 
     def _send(self, value: bytes, key: str, headers: Headers, callback: Any) -> None:
         client = self.client
-        while True:
-            try:
-                client.produce(self.topic, value, key, headers=headers, on_delivery=callback)
-                break
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                client.poll(0.05)
+        enqueue(client, self.topic, value, key, headers, callback)
         self._unpolled += 1
         if self._unpolled >= _POLL_EVERY:
             client.poll(0)
@@ -144,14 +156,7 @@ class BaseKafkaProducer(StreamClient[M]):
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            key = message.key()
-            self._failures.append(
-                DeliveryFailure(
-                    message.topic() or self.topic,
-                    key.decode(errors="replace") if key else None,
-                    error.str(),
-                )
-            )
+            self._failures.append(DeliveryFailure.of(error, message, self.topic))
 
     def _flush_client(self, timeout: float | None) -> None:
         if self._client is None:

@@ -12,7 +12,7 @@ from ownlens_kafka.envelope import PRODUCER, Headers
 from ownlens_kafka.errors import DeliveryError, DeliveryFailure
 from ownlens_kafka.generator.record import Record
 from ownlens_kafka.logs import log, with_logging
-from ownlens_kafka.producer import BaseKafkaProducer
+from ownlens_kafka.producer import BaseKafkaProducer, enqueue
 from ownlens_kafka.producers import PRODUCERS
 from ownlens_kafka.streams import get_stream
 
@@ -38,14 +38,7 @@ class _RawSender:
     def send(self, topic: str, value: bytes, key: str | None) -> None:
         if self._client is None:
             self._client = Producer(with_logging(self.config.producer_config() | self.settings))
-        while True:
-            try:
-                self._client.produce(
-                    topic, value, key, headers=self.headers, on_delivery=self._report
-                )
-                break
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                self._client.poll(0.05)
+        enqueue(self._client, topic, value, key, self.headers, self._report)
         self._unpolled += 1
         if self._unpolled >= 1_000:
             self._client.poll(0)
@@ -53,14 +46,7 @@ class _RawSender:
 
     def _report(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            key = message.key()
-            self._failures.append(
-                DeliveryFailure(
-                    message.topic() or "?",
-                    key.decode(errors="replace") if key else None,
-                    error.str(),
-                )
-            )
+            self._failures.append(DeliveryFailure.of(error, message))
 
     def close(self) -> None:
         self.flush()

@@ -96,21 +96,12 @@ class OpenSession:
 
     def record(self, ended_at: datetime) -> Payload:
         """The session as emitted when it ends: counters equal to its user events."""
-        user, device, place = self.user, self.user.device, self.user.place
+        user = self.user
         duration = int((ended_at - self.started_at).total_seconds())
         counters = {name: self.counts.get(kind, 0) for kind, name in SESSION_COUNTERS.items()}
         return {
-            "company_id": self.brand.company_id,
-            "brand_id": self.brand.brand_id,
-            "session_id": self.session_id,
-            "user_id": user.user_id,
+            **self.scope,  # what the session's user events share
             "account_id": user.account_id,
-            "country_code": place.country_code,
-            "city_id": place.city_id,
-            "timezone": place.timezone,
-            "device_type_id": device.device_type_id,
-            "os_id": device.os_id,
-            "browser_id": device.browser_id,
             "referrer": self.referrer,
             "user_segment": user.segment,
             "subscription_tier": user.tier,
