@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from ownlens_kafka.cli import cli, connection_check, friendly_errors, stream_names, table
+from ownlens_kafka.cli import cli
+from ownlens_kafka.cli_helpers import connection_check, friendly_errors, stream_names, table
 from ownlens_kafka.config import get_config
 from ownlens_kafka.streams import iter_streams
 

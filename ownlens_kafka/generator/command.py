@@ -12,6 +12,7 @@ from types import FrameType
 import click
 from pydantic import ValidationError
 
+from ownlens_kafka.cli_helpers import connection_check, friendly_errors, stream_names
 from ownlens_kafka.config import KafkaConfig, get_config
 from ownlens_kafka.errors import DeliveryError, describe_validation_error
 from ownlens_kafka.generator.run import generate as generate_traffic
@@ -24,8 +25,6 @@ PROGRESS_EVERY_SECONDS = 5.0
 
 def _stream_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
     """`--streams a,b` and `--stream a --stream b`, checked against the stream table."""
-    from ownlens_kafka.cli import stream_names  # cli.py imports this module to register it
-
     names = [name.strip() for item in value for name in item.split(",") if name.strip()]
     return stream_names(ctx, param, tuple(dict.fromkeys(names)))
 
@@ -63,6 +62,7 @@ def _stream_option(ctx: click.Context, param: click.Parameter, value: tuple[str,
     metavar="NAMES",
     help="Only these streams (comma-separated or repeated; default: all).",
 )
+@friendly_errors
 def generate(
     count: int | None,
     duration: float | None,
@@ -79,21 +79,6 @@ def generate(
     """
     if count is not None and duration is not None:
         raise click.UsageError("use either --count or --duration, not both")
-    from ownlens_kafka.cli import friendly_errors  # see _stream_option
-
-    friendly_errors(_run)(count, duration, rate, seed, invalid_ratio, streams)
-
-
-def _run(
-    count: int | None,
-    duration: float | None,
-    rate: float | None,
-    seed: int | None,
-    invalid_ratio: float,
-    streams: list[str],
-) -> None:
-    from ownlens_kafka.cli import connection_check  # see _stream_option
-
     try:
         config = get_config()
     except ValidationError as exc:
