@@ -6,17 +6,26 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Generic, NamedTuple, cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 from pydantic import ValidationError
 
 from ownlens_kafka.client import M, StreamClient
 from ownlens_kafka.config import KafkaConfig
-from ownlens_kafka.dead_letter import DeadLetterWriter, Rejected
+from ownlens_kafka.dead_letter import DeadLetterWriter, Letter, Rejected
 from ownlens_kafka.envelope import EventMetadata, Headers
 from ownlens_kafka.errors import describe_validation_error
 from ownlens_kafka.gcpause import paused_gc
@@ -25,6 +34,7 @@ from ownlens_kafka.logs import with_logging
 
 log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
+Accept = Callable[[Message], object]
 _CHUNK = 1_000
 
 
@@ -49,15 +59,47 @@ class ConsumerStats:
     dead_lettered: int = 0
 
 
-def rejection(error: ValidationError) -> tuple[str, str]:
-    """(error type, reason) for a record that failed to decode or validate."""
-    kinds = {item["type"] for item in error.errors(include_url=False)}
-    kind = (
-        "DeserializationError"
-        if "json_invalid" in kinds or "json_type" in kinds
-        else ("ValidationError")
-    )
-    return kind, describe_validation_error(error)
+@dataclass(slots=True)
+class Ack:
+    """What one or more fetches took: the offset range per partition and the dead letters.
+    Committing it makes the letters durable first, then the offsets."""
+
+    ranges: dict[TopicPartitionKey, tuple[int, int]] = field(default_factory=dict)
+    letters: list[Letter] = field(default_factory=list)
+    accepted: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.ranges)
+
+    def merge(self, other: Ack) -> None:
+        for where, (first, last) in other.ranges.items():
+            known = self.ranges.get(where)
+            self.ranges[where] = (first, last) if known is None else (known[0], last)
+        self.letters += other.letters
+        self.accepted += other.accepted
+
+    def drop(self, partitions: set[TopicPartitionKey]) -> None:
+        for where in partitions:
+            self.ranges.pop(where, None)
+        self.letters = [
+            letter
+            for letter in self.letters
+            if (letter.record.topic, letter.record.partition) not in partitions
+        ]
+
+
+def rejection(error: Exception) -> tuple[str, str]:
+    """(error type, reason) for a record that failed to decode, validate or convert."""
+    try:
+        if isinstance(error, ValidationError):
+            kinds = {item["type"] for item in error.errors(include_url=False, include_input=False)}
+            malformed = "json_invalid" in kinds or "json_type" in kinds
+            kind = "DeserializationError" if malformed else "ValidationError"
+            return kind, describe_validation_error(error)
+    except Exception:  # describing must not fail the record a second time
+        pass
+    name = type(error).__name__
+    return name, f"the record could not be processed ({name})"
 
 
 class BaseKafkaConsumer(StreamClient[M]):
@@ -77,9 +119,11 @@ class BaseKafkaConsumer(StreamClient[M]):
         self.topics = [self.config.topic_name(t) for t in (topics or [self.spec.topic])]
         self.stats = ConsumerStats()
         self.dead_letter_timeout = 30.0
-        self._client: Consumer | None = None
-        self._pending: dict[TopicPartitionKey, int] = {}
         self.positions: dict[TopicPartitionKey, int] = {}  # next offset per partition handed out
+        self.topic_ids: dict[str, str | None] = {}  # the incarnation each topic was read in
+        self._client: Consumer | None = None
+        self._admin: AdminClient | None = None
+        self._pending = Ack()  # handed out by consume_batch, not committed yet
         self._revoked: set[TopicPartitionKey] = set()  # during the current fetch
         self._dead_letters = DeadLetterWriter(self.config, with_logging({}))
         self._commit_on_revoke = False
@@ -101,53 +145,69 @@ class BaseKafkaConsumer(StreamClient[M]):
     def consume_batch(
         self, max_messages: int = 500, timeout: float = 1.0
     ) -> list[ConsumedEvent[M]]:
-        """Up to `max_messages` validated events; rejected records go to the dead-letter topic."""
-        self._revoked.clear()
-        messages = self._fetch(max_messages, timeout)
-        if self._revoked:  # fetched before a rebalance took the partition: not ours to hand out
-            messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked]
-        if not messages:
-            return []
-        with paused_gc():
-            return self._validate(messages)
-
-    def _validate(self, messages: list[Message]) -> list[ConsumedEvent[M]]:
+        """Up to `max_messages` validated events; rejected records are dead-lettered when the
+        batch is committed."""
         validate = self.model.model_validate_json
         items: list[ConsumedEvent[M]] = []
-        last: dict[TopicPartitionKey, int] = {}
-        rejected: list[tuple[Message, str, str]] = []
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                self._client_error(error)
-                continue
-            topic, partition, offset = cast(
-                tuple[str, int, int], (message.topic(), message.partition(), message.offset())
-            )
-            last[(topic, partition)] = offset
-            try:
-                event = validate(message.value() or b"")
-            except ValidationError as exc:
-                rejected.append((message, *rejection(exc)))
-                continue
+
+        def accept(message: Message) -> None:
+            event = validate(message.value() or b"")
             key = message.key()
             items.append(
                 ConsumedEvent(
                     event,
                     key.decode(errors="replace") if key is not None else None,
-                    topic,
-                    partition,
-                    offset,
+                    cast(str, message.topic()),
+                    cast(int, message.partition()),
+                    cast(int, message.offset()),
                     cast(Headers, message.headers() or []),
                 )
             )
-        if rejected:
-            self._dead_letter(rejected, messages)
-        advanced = {where: offset + 1 for where, offset in last.items()}
-        self._pending.update(advanced)
-        self.positions.update(advanced)
-        self.stats.consumed += len(items)
+
+        self._pending.merge(self.take(max_messages, timeout, accept))
         return items
+
+    def take(self, max_messages: int, timeout: float, accept: Accept) -> Ack:
+        """Fetch up to `max_messages` records and hand each to `accept`. Whatever it raises for
+        a record makes that record a dead letter of the batch; nothing else is affected, and
+        nothing is committed here."""
+        self._revoked.clear()
+        messages = self._fetch(max_messages, timeout)
+        if self._revoked:  # fetched before a rebalance took the partition: not ours to hand out
+            messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked]
+        if messages:
+            messages = self._of_current_incarnation(messages)
+        ack = Ack()
+        if not messages:
+            return ack
+        ranges, letters = ack.ranges, ack.letters
+        taken = 0
+        with paused_gc():
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    self._client_error(error)
+                    continue
+                taken += 1
+                where = cast(TopicPartitionKey, (message.topic(), message.partition()))
+                offset = cast(int, message.offset())
+                span = ranges.get(where)
+                ranges[where] = (offset, offset) if span is None else (span[0], offset)
+                try:
+                    accept(message)
+                except Exception as exc:  # one record's problem, whatever it is: never raise
+                    letters.append(self._letter(message, exc))
+        ack.accepted = taken - len(letters)
+        for where, (_, last) in ranges.items():
+            self.positions[where] = last + 1
+        self.stats.consumed += ack.accepted
+        self.stats.dead_lettered += len(letters)
+        return ack
+
+    def _letter(self, message: Message, error: Exception) -> Letter:
+        kind, reason = rejection(error)
+        record = Rejected.from_message(message)
+        return Letter(record, kind, reason, topic_id=self.topic_ids.get(record.topic))
 
     def _fetch(self, max_messages: int, timeout: float) -> list[Message]:
         """Wait up to `timeout` for a first chunk, then take only what is already queued:
@@ -162,47 +222,96 @@ class BaseKafkaConsumer(StreamClient[M]):
             messages += more
         return messages
 
+    def _of_current_incarnation(self, messages: list[Message]) -> list[Message]:
+        """The fetched records, unless a topic was deleted and created again since the last
+        fetch: then that topic is read again from the new incarnation's beginning. Asked after
+        the fetch, so a record of a new incarnation is never taken for one of the old."""
+        try:
+            ids = self._topic_ids()
+        except KafkaException as exc:  # cannot tell which incarnation: take the batch later
+            log.warning(
+                "consumer %s: topic ids unavailable, fetching again: %s", self.group_id, exc
+            )
+            self._rewind(messages)
+            return []
+        changed = {t for t, new in ids.items() if t in self.topic_ids and self.topic_ids[t] != new}
+        self.topic_ids.update(ids)
+        if not changed:
+            return messages
+        for topic in changed:
+            log.warning(
+                "consumer %s: topic %s was deleted and created again; reading it from the start",
+                self.group_id,
+                topic,
+            )
+            held = [
+                (tp.topic, tp.partition) for tp in self.client.assignment() if tp.topic == topic
+            ]
+            for name, partition in held:
+                self.client.seek(TopicPartition(name, partition, OFFSET_BEGINNING))
+            self._reset(held)
+        return [m for m in messages if m.topic() not in changed]
+
+    def _topic_ids(self) -> dict[str, str | None]:
+        if self._admin is None:
+            self._admin = AdminClient(with_logging(self.config.connection_config()))
+        futures = self._admin.describe_topics(TopicCollection(self.topics), request_timeout=10)
+        ids: dict[str, str | None] = {}
+        for topic, future in futures.items():
+            try:
+                found = future.result().topic_id
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNSUPPORTED_VERSION:
+                    raise
+                found = None  # a cluster without topic ids: incarnations cannot be told apart
+            ids[topic] = str(found) if found is not None else None
+        return ids
+
+    def _rewind(self, messages: list[Message]) -> None:
+        first: dict[TopicPartitionKey, int] = {}
+        for message in messages:
+            if message.error() is None:
+                where = cast(TopicPartitionKey, (message.topic(), message.partition()))
+                first.setdefault(where, cast(int, message.offset()))
+        for (topic, partition), offset in first.items():
+            self.client.seek(TopicPartition(topic, partition, offset))
+
     def _client_error(self, error: KafkaError) -> None:
         if error.fatal():
             raise KafkaException(error)
         log.warning("consumer %s: %s", self.group_id, error.str())
 
-    def _dead_letter(
-        self, rejected: list[tuple[Message, str, str]], messages: list[Message]
-    ) -> None:
-        try:
-            for message, kind, reason in rejected:
-                log.warning(
-                    "dead-lettering %s[%d]@%d: %s",
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
-                    reason,
-                )
-                self._dead_letters.send(Rejected.from_message(message), kind, reason)
-            self._dead_letters.flush(self.dead_letter_timeout)
-        except Exception:
-            first: dict[TopicPartitionKey, int] = {}
-            for message in messages:
-                if message.error() is None:
-                    where = cast(TopicPartitionKey, (message.topic(), message.partition()))
-                    first.setdefault(where, cast(int, message.offset()))
-            for (topic, partition), offset in first.items():  # hand out nothing of this batch
-                self.client.seek(TopicPartition(topic, partition, offset))
-            raise
-        self.stats.dead_lettered += len(rejected)
-
     def assignment(self) -> set[TopicPartitionKey]:
         """The partitions this member holds now (empty until the group is joined)."""
         return {(tp.topic, tp.partition) for tp in self.client.assignment()}
 
-    def commit(self) -> list[TopicPartition]:
-        """Commit the offsets of everything handed out (and dead-lettered) so far."""
-        if not self._pending or self._client is None:
+    def commit(self, ack: Ack | None = None) -> list[TopicPartition]:
+        """Make a batch durable (by default everything `consume_batch` handed out): its dead
+        letters first, then its offsets. Raises, committing nothing, if a letter failed."""
+        pending = ack is None
+        ack = self._pending if ack is None else ack
+        self.write_letters(ack)
+        offsets = self.commit_offsets(ack)
+        if pending:
+            self._pending = Ack()
+        return offsets
+
+    def write_letters(self, ack: Ack) -> int:
+        """Letter the batch's rejected records this member still holds (each once, even when an
+        earlier attempt crashed after writing them); returns how many were written now."""
+        if not ack.letters or self._client is None:
+            return 0
+        held = self.assignment()
+        letters = [x for x in ack.letters if (x.record.topic, x.record.partition) in held]
+        return self._dead_letters.write(letters, self.dead_letter_timeout) if letters else 0
+
+    def commit_offsets(self, ack: Ack) -> list[TopicPartition]:
+        """Commit the end of each range of the batch on the partitions this member still holds."""
+        if not ack or self._client is None:
             return []
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
-        self._client.commit(offsets=offsets, asynchronous=False)
-        self._pending.clear()
+        offsets = _next_offsets(ack, self.assignment())
+        if offsets:
+            self._client.commit(offsets=offsets, asynchronous=False)
         return offsets
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -214,21 +323,22 @@ class BaseKafkaConsumer(StreamClient[M]):
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        if self._commit_on_revoke:
-            offsets = [
-                TopicPartition(t, p, o) for (t, p), o in self._pending.items() if (t, p) in revoked
-            ]
-            if offsets:
-                try:
-                    consumer.commit(offsets=offsets, asynchronous=False)
-                except KafkaException as exc:  # raising here would break librdkafka's callback
-                    log.warning(
-                        "consumer %s could not commit %d revoked partition(s), their records "
-                        "will be delivered again: %s",
-                        self.group_id,
-                        len(offsets),
-                        exc,
-                    )
+        ack = Ack()
+        ack.merge(self._pending)
+        ack.drop(set(ack.ranges) - revoked)
+        if self._commit_on_revoke and ack:
+            try:  # raising here would break librdkafka's callback
+                if ack.letters:
+                    self._dead_letters.write(ack.letters, self.dead_letter_timeout)
+                consumer.commit(offsets=_next_offsets(ack, revoked), asynchronous=False)
+            except Exception as exc:
+                log.warning(
+                    "consumer %s could not commit %d revoked partition(s), their records "
+                    "will be delivered again: %s",
+                    self.group_id,
+                    len(revoked),
+                    exc,
+                )
         self._forget(revoked)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -237,9 +347,14 @@ class BaseKafkaConsumer(StreamClient[M]):
     def _forget(self, partitions: set[TopicPartitionKey]) -> None:
         """Partitions no longer ours: nothing of theirs is committed or handed out by us."""
         self._revoked |= partitions
-        for key in partitions:
-            self._pending.pop(key, None)
+        self._reset(partitions)
+
+    def _reset(self, partitions: Iterable[TopicPartitionKey]) -> None:
+        held = set(partitions)
+        self._pending.drop(held)
+        for key in held:
             self.positions.pop(key, None)
+        self._dead_letters.forget(held)
 
     def run(
         self,
@@ -295,12 +410,21 @@ class BaseKafkaConsumer(StreamClient[M]):
     def close(self) -> None:
         """Leave the group; offsets not committed are consumed again by the next member."""
         client, self._client = self._client, None
-        self._pending.clear()
+        self._pending = Ack()
         try:
             if client is not None:
                 client.close()
         finally:
             self._dead_letters.close()
+
+
+def _next_offsets(ack: Ack, held: set[TopicPartitionKey]) -> list[TopicPartition]:
+    """Where the group resumes after the batch, on the partitions in `held`."""
+    return [
+        TopicPartition(topic, partition, last + 1)
+        for (topic, partition), (_, last) in ack.ranges.items()
+        if (topic, partition) in held
+    ]
 
 
 def _install_stop_signals(stop: threading.Event) -> Callable[[], None]:

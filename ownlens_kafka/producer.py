@@ -27,11 +27,13 @@ def enqueue(
     key: str | bytes | None,
     headers: Headers,
     on_delivery: Any,
+    partition: int | None = None,
 ) -> None:
     """`client.produce`, waiting out a full local queue by serving delivery reports."""
+    where = {} if partition is None else {"partition": partition}
     while True:
         try:
-            client.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            client.produce(topic, value, key, headers=headers, on_delivery=on_delivery, **where)
             return
         except BufferError:
             client.poll(0.05)

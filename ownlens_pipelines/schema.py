@@ -28,17 +28,44 @@ class Column:
     sql_type: str
     arrow_type: pa.DataType
     kind: str  # how Python values are converted: plain, uuid, json
+    description: str | None = None
 
 
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
 METADATA_COLUMNS = (
-    Column("_topic", "VARCHAR", pa.string(), "plain"),
-    Column("_topic_id", "VARCHAR", pa.string(), "plain"),  # which incarnation of the topic
-    Column("_partition", "INTEGER", pa.int32(), "plain"),
-    Column("_offset", "BIGINT", pa.int64(), "plain"),
-    Column("_key", "VARCHAR", pa.string(), "plain"),
-    Column("_produced_at", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), "plain"),
-    Column("_producer", "VARCHAR", pa.string(), "plain"),
-    Column("_schema_version", "INTEGER", pa.int32(), "plain"),
+    Column("_topic", "VARCHAR", pa.string(), "plain", "Kafka topic the event was read from."),
+    Column(
+        "_topic_id",
+        "VARCHAR",
+        pa.string(),
+        "plain",
+        "Id of the topic's incarnation (a topic deleted and created again gets a new one).",
+    ),
+    Column("_partition", "INTEGER", pa.int32(), "plain", "Kafka partition of the event."),
+    Column("_offset", "BIGINT", pa.int64(), "plain", "Offset of the event in its partition."),
+    Column("_key", "VARCHAR", pa.string(), "plain", "Kafka key of the event."),
+    Column(
+        "_produced_at",
+        "TIMESTAMPTZ",
+        _UTC_MICROS,
+        "plain",
+        "When the producer sent the event (its `produced_at` header; null if unreadable).",
+    ),
+    Column("_producer", "VARCHAR", pa.string(), "plain", "Producer that sent the event."),
+    Column(
+        "_schema_version",
+        "INTEGER",
+        pa.int32(),
+        "plain",
+        "Model version the producer validated against (`schema_version` header).",
+    ),
+)
+INGESTED_AT = Column(
+    "_ingested_at",
+    "TIMESTAMPTZ",
+    _UTC_MICROS,
+    "plain",
+    "When the row was written to the warehouse.",
 )
 _SCALARS: dict[type, tuple[str, pa.DataType, str]] = {
     bool: ("BOOLEAN", pa.bool_(), "plain"),
@@ -70,12 +97,14 @@ def _column_for(annotation: Any) -> tuple[str, pa.DataType, str]:
 def model_columns(model: type[EventModel]) -> tuple[Column, ...]:
     """The model's fields as warehouse columns, in declaration order."""
     return tuple(
-        Column(name, *_column_for(field.annotation)) for name, field in model.model_fields.items()
+        Column(name, *_column_for(field.annotation), field.description)
+        for name, field in model.model_fields.items()
     )
 
 
 def table_columns(model: type[EventModel]) -> tuple[Column, ...]:
-    return (*model_columns(model), *METADATA_COLUMNS)
+    """Every column of the stream's raw table: the event's, where it came from, when written."""
+    return (*model_columns(model), *METADATA_COLUMNS, INGESTED_AT)
 
 
 def _convert(values: list[Any], column: Column) -> pa.Array:
@@ -91,33 +120,48 @@ def _timestamp(text: str) -> datetime | None:
     """A header timestamp, or None: headers are metadata, a bad one must not block a stream."""
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _version(text: str) -> int | None:
-    return int(text) if text.isdigit() and int(text) < 2**31 else None
+    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**31 else None
+
+
+HEADER_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    PRODUCED_AT: ("_produced_at", _timestamp),
+    PRODUCER: ("_producer", str),
+    SCHEMA_VERSION: ("_schema_version", _version),
+}
+
+
+class HeaderParser:
+    """Header values as column values; values repeat, so each distinct one is parsed once."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, bytes | str], Any] = {}
+
+    def __call__(self, name: str, raw: bytes | str) -> Any:
+        try:
+            return self._parsed[(name, raw)]
+        except KeyError:
+            if len(self._parsed) > 100_000:  # every message stamped anew: keep memory bounded
+                self._parsed.clear()
+            text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            value = self._parsed[(name, raw)] = HEADER_COLUMNS[name][1](text)
+            return value
 
 
 def _header_columns(items: Sequence[ConsumedEvent[Any]]) -> dict[str, list[Any]]:
-    """Producer metadata per item; header values repeat, so each distinct one is parsed once."""
-    parsed: dict[tuple[str, bytes | str | None], Any] = {}
-    out: dict[str, list[Any]] = {"_produced_at": [], "_producer": [], "_schema_version": []}
-    convert: dict[str, tuple[str, Callable[[str], Any]]] = {
-        PRODUCED_AT: ("_produced_at", _timestamp),
-        PRODUCER: ("_producer", str),
-        SCHEMA_VERSION: ("_schema_version", _version),
-    }
+    """Producer metadata per item."""
+    parse = HeaderParser()
+    out: dict[str, list[Any]] = {column: [] for column, _ in HEADER_COLUMNS.values()}
     for item in items:
-        row: dict[str, Any] = {"_produced_at": None, "_producer": None, "_schema_version": None}
+        row: dict[str, Any] = dict.fromkeys(out)
         for name, raw in item.headers:
-            if name in convert and raw is not None:
-                column, parse = convert[name]
-                if (name, raw) not in parsed:
-                    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-                    parsed[(name, raw)] = parse(text)
-                row[column] = parsed[(name, raw)]
+            if name in HEADER_COLUMNS and raw is not None:
+                row[HEADER_COLUMNS[name][0]] = parse(name, raw)
         for column, value in row.items():
             out[column].append(value)
     return out

@@ -12,9 +12,13 @@ import duckdb
 import pyarrow as pa
 
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.schema import table_columns
+from ownlens_pipelines.json_rows import SESSION_SETTINGS, VALUE, typed_select
+from ownlens_pipelines.schema import INGESTED_AT, table_columns
 
 RAW_SCHEMA = "raw"
+CHECKPOINT_ROWS = 100_000
+CHECKPOINT_THRESHOLD = "1GB"  # DuckDB's automatic checkpoints are replaced by explicit ones
+_BATCH = "ownlens_batch"
 
 # DuckDB shares one database instance between a process's connections to a file, and registers
 # its Python scans (`python_arrow_scan`) on that instance after creating it: a thread connecting
@@ -32,11 +36,17 @@ class Warehouse:
     """A DuckDB file. One process at a time may write it, so connecting waits for the lock."""
 
     def __init__(
-        self, path: str | Path, lock_timeout: float = 120.0, memory_limit: str = "128MB"
+        self,
+        path: str | Path,
+        lock_timeout: float = 120.0,
+        memory_limit: str = "256MB",
+        checkpoint_rows: int = CHECKPOINT_ROWS,
     ) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         self.memory_limit = memory_limit
+        self.checkpoint_rows = checkpoint_rows
+        self._unsaved = 0  # rows written since the last checkpoint
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -44,13 +54,16 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout
+        settings: dict[str, str | bool | int | float | list[str]] = {
+            "memory_limit": self.memory_limit
+        }
+        if not read_only:
+            settings["checkpoint_threshold"] = CHECKPOINT_THRESHOLD
         while True:
             try:
                 with _OPENING:
                     connection = duckdb.connect(
-                        str(self.path),
-                        read_only=read_only,
-                        config={"memory_limit": self.memory_limit},
+                        str(self.path), read_only=read_only, config=settings
                     )
                 break
             except duckdb.IOException as exc:
@@ -58,15 +71,32 @@ class Warehouse:
                     raise
                 time.sleep(0.2)
         try:
+            connection.execute(SESSION_SETTINGS)
             yield connection
         finally:
             with _OPENING:
                 connection.close()
 
     def ensure_raw_table(self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
-        columns = ", ".join(f'"{c.name}" {c.sql_type}' for c in table_columns(spec.model))
+        """The stream's table, with any column a newer model (or this version) added."""
+        table = raw_table(spec)
+        columns = table_columns(spec.model)
+        ddl = ", ".join(f'"{c.name}" {c.sql_type}' for c in columns)
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {raw_table(spec)} ({columns})")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
+        existing = {
+            row[0]
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
+                [RAW_SCHEMA, spec.name],
+            ).fetchall()
+        }
+        for column in columns:
+            if column.name not in existing:
+                connection.execute(
+                    f'ALTER TABLE {table} ADD COLUMN "{column.name}" {column.sql_type}'
+                )
 
     def write_raw(
         self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec, batch: pa.Table
@@ -74,16 +104,24 @@ class Warehouse:
         """Replace, per partition, the rows in the batch's offset range, in one transaction: a
         batch written again after a crash (before the commit) adds nothing, and rows outside
         the range (another member's), or of an earlier incarnation of the topic (deleted and
-        created again: offsets from 0), are never touched."""
+        created again: offsets from 0), are never touched.
+
+        `batch` holds either typed columns (`schema.events_table`) or each event's canonical
+        JSON in `_value` (typed here by DuckDB) next to the `_*` Kafka columns."""
         if batch.num_rows == 0:
             return 0
         table = raw_table(spec)
-        connection.register("ownlens_batch", batch)
+        source = (
+            typed_select(spec.model, _BATCH)
+            if VALUE in batch.column_names
+            else f"SELECT * FROM {_BATCH}"
+        )
+        connection.register(_BATCH, batch)
         try:
             connection.execute("BEGIN TRANSACTION")
             ranges = connection.execute(
-                "SELECT _topic, _topic_id, _partition, min(_offset), max(_offset) "
-                "FROM ownlens_batch GROUP BY ALL"
+                f"SELECT _topic, _topic_id, _partition, min(_offset), max(_offset) "
+                f"FROM {_BATCH} GROUP BY ALL"
             ).fetchall()
             for topic, topic_id, partition, first, last in ranges:
                 connection.execute(
@@ -91,16 +129,27 @@ class Warehouse:
                     "AND _partition = ? AND _offset BETWEEN ? AND ?",
                     [topic, topic_id, partition, first, last],
                 )
-            names = ", ".join(f'"{c.name}"' for c in table_columns(spec.model))
-            connection.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ownlens_batch")
+            connection.execute(
+                f"INSERT INTO {table} BY NAME SELECT *, now() AS {INGESTED_AT.name} FROM ({source})"
+            )
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # the original error tells what happened
+                connection.execute("ROLLBACK")
             raise
         finally:
-            connection.unregister("ownlens_batch")
+            connection.unregister(_BATCH)
+        self._unsaved += batch.num_rows
+        if self._unsaved >= self.checkpoint_rows:
+            self.checkpoint(connection)
         return int(batch.num_rows)
 
+    def checkpoint(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Write the WAL into the file now: at a steady cadence, instead of DuckDB's own at every
+        16 MiB of WAL, each costlier as the tables grow."""
+        connection.execute("CHECKPOINT")
+        self._unsaved = 0
+
     def count(self, connection: duckdb.DuckDBPyConnection, table: str) -> int:
-        row = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+        [(count,)] = connection.execute(f"SELECT count(*) FROM {table}").fetchall()
+        return int(count)

@@ -7,7 +7,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 import pytest
 from confluent_kafka import Producer
 
@@ -86,11 +85,12 @@ def test_typed_columns_and_kafka_metadata(etl: ETLConfig) -> None:
 def test_crash_between_write_and_commit_adds_no_row_twice(etl: ETLConfig) -> None:
     publish(etl, 20)
 
-    def crash(batch: pa.Table) -> None:
-        raise RuntimeError("killed after the warehouse write, before the commit")
+    def crash(step: str) -> None:
+        if step == "rows":
+            raise RuntimeError("killed after the warehouse write, before the commit")
 
     with pytest.raises(RuntimeError, match="killed"):
-        KafkaExtractor(SPEC, etl, after_write=crash).run()
+        KafkaExtractor(SPEC, etl, on_step=crash).run()
     assert rows(etl)[0][0] > 0  # the first batch was written but not committed
     result = KafkaExtractor(SPEC, etl).run()
     assert result.lag_after == 0

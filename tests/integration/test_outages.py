@@ -82,13 +82,13 @@ def test_extractor_writes_each_event_once_when_connections_drop_before_commits(
         assert producer.publish_batch(valid_payload(SPEC.model) for _ in range(count)).ok
     cuts: list[int] = []
 
-    def cut_before_commit(batch: object) -> None:
+    def cut_before_commit(step: str) -> None:
         # the worst moment: the rows are in the warehouse, the offsets not yet committed
-        if len(cuts) < 4:
+        if step == "rows" and len(cuts) < 4:
             cuts.append(proxy.cut(wait=5.0))
 
     etl = ETLConfig(kafka=config, warehouse=str(tmp_path / "w.duckdb"), batch_size=250)
-    result = KafkaExtractor(SPEC, etl, after_write=cut_before_commit).run()
+    result = KafkaExtractor(SPEC, etl, on_step=cut_before_commit).run()
     assert len(cuts) == 4 and all(cuts), cuts
     assert (result.caught_up, result.lag_after) == (True, 0)
     with duckdb.connect(etl.warehouse, read_only=True) as connection:

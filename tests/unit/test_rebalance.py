@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ownlens_kafka import KafkaConfig, UserEventConsumer
+from ownlens_kafka.consumer import Ack
 
 
 class FakeClient:
@@ -20,9 +21,16 @@ class FakeClient:
 
 
 def consumer_with_pending() -> Any:
+    """Records up to offsets 9, 19 and 29 of partitions 0-2 handed out, not committed."""
     consumer = UserEventConsumer(KafkaConfig())
-    consumer._pending.update({("t", 0): 10, ("t", 1): 20, ("t", 2): 30})
+    consumer._pending = Ack({("t", 0): (0, 9), ("t", 1): (15, 19), ("t", 2): (29, 29)})
+    consumer._topic_ids = lambda: {"t": None}  # no cluster to ask
     return consumer
+
+
+def pending(consumer: Any) -> dict[tuple[str, int], int]:
+    """Where the group would resume on each partition with handed-out records."""
+    return {where: last + 1 for where, (_, last) in consumer._pending.ranges.items()}
 
 
 def test_run_commits_what_it_handled_on_the_revoked_partitions() -> None:
@@ -30,7 +38,7 @@ def test_run_commits_what_it_handled_on_the_revoked_partitions() -> None:
     consumer._commit_on_revoke = True  # as inside run(): everything handed out was handled
     consumer._on_revoke(client, [TopicPartition("t", 0), TopicPartition("t", 2)])
     assert client.commits == [[("t", 0, 10), ("t", 2, 30)]]
-    assert consumer._pending == {("t", 1): 20}
+    assert pending(consumer) == {("t", 1): 20}
 
 
 class UnreachableCoordinator:
@@ -43,7 +51,7 @@ def test_a_commit_that_fails_on_revoke_is_logged_and_the_partitions_still_let_go
     consumer._commit_on_revoke = True
     with caplog.at_level(logging.WARNING, logger="ownlens_kafka.consumer"):
         consumer._on_revoke(UnreachableCoordinator(), [TopicPartition("t", 0)])  # no raise
-    assert consumer._pending == {("t", 1): 20, ("t", 2): 30}
+    assert pending(consumer) == {("t", 1): 20, ("t", 2): 30}
     assert "will be delivered again" in caplog.text
 
 
@@ -51,9 +59,9 @@ def test_outside_run_revoked_offsets_are_dropped_not_committed() -> None:
     consumer, client = consumer_with_pending(), FakeClient()
     consumer._on_revoke(client, [TopicPartition("t", 1)])
     assert client.commits == []  # the caller may not have handled them: redelivered instead
-    assert consumer._pending == {("t", 0): 10, ("t", 2): 30}
+    assert pending(consumer) == {("t", 0): 10, ("t", 2): 30}
     consumer._on_lost(client, [TopicPartition("t", 0)])
-    assert consumer._pending == {("t", 2): 30}
+    assert pending(consumer) == {("t", 2): 30}
 
 
 class FakeMessage:
@@ -98,4 +106,4 @@ def test_records_fetched_before_their_partition_was_revoked_are_not_handed_out()
     consumer._fetch = fetch
     items = consumer.consume_batch(10, 0.1)
     assert [(i.partition, i.offset) for i in items] == [(1, 20)]
-    assert ("t", 0) not in consumer._pending and consumer.positions == {("t", 1): 21}
+    assert ("t", 0) not in pending(consumer) and consumer.positions == {("t", 1): 21}
