@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,10 +29,14 @@ def enqueue(
     partition: int | None = None,
 ) -> None:
     """`client.produce`, waiting out a full local queue by serving delivery reports."""
-    where = {} if partition is None else {"partition": partition}
     while True:
         try:
-            client.produce(topic, value, key, headers=headers, on_delivery=on_delivery, **where)
+            if partition is None:
+                client.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            else:
+                client.produce(
+                    topic, value, key, partition, headers=headers, on_delivery=on_delivery
+                )
             return
         except BufferError:
             client.poll(0.05)
@@ -58,21 +61,43 @@ class BatchResult:
     delivered: int = 0
     failures: list[BatchFailure] = field(default_factory=list)
     offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
+    _undelivered: list[tuple[str, bytes | None]] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
-    def on_delivery(self, index: int, error: KafkaError | None, message: Message) -> None:
+    def on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        """librdkafka's delivery report of one message of the batch (one callback for all)."""
         if error is not None:
-            self.failures.append(BatchFailure(index, error.str()))
+            self._undelivered.append((error.str(), message.value()))
             return
         self.delivered += 1
         partition, offset = cast(tuple[int, int | None], (message.partition(), message.offset()))
         if offset is None:  # a retry the broker already had (idempotence): stored, offset unknown
             return
-        first, last = self.offsets.get(partition, (offset, offset))
-        self.offsets[partition] = (min(first, offset), max(last, offset))
+        span = self.offsets.get(partition)
+        if span is None:
+            self.offsets[partition] = (offset, offset)
+        elif not span[0] <= offset <= span[1]:
+            self.offsets[partition] = (min(span[0], offset), max(span[1], offset))
+
+    def settle(self, sent: list[tuple[int, bytes | None]]) -> None:
+        """Name each undelivered message by its index in the batch (`sent`: index, value)."""
+        if self._undelivered:
+            where: dict[bytes | None, list[int]] = {}
+            for index, sent_value in reversed(sent):
+                where.setdefault(sent_value, []).append(index)
+            for reason, value in self._undelivered:
+                indexes = where.get(value)
+                self.failures.append(BatchFailure(indexes.pop() if indexes else -1, reason))
+            self._undelivered = []
+        self.failures.sort(key=lambda failure: failure.index)
+
+
+def _unreadable(event: object, error: Exception) -> str:
+    kind = type(error).__name__
+    return f"cannot validate a {type(event).__name__} as this stream's event ({kind})"
 
 
 class BaseKafkaProducer(StreamClient[M]):
@@ -89,6 +114,9 @@ class BaseKafkaProducer(StreamClient[M]):
         self._client: Producer | None = None
         self._failures: list[DeliveryFailure] = []
         self._unpolled = 0
+        settings = self.config.producer_config() | self.settings
+        # room left for headers and the record batch framing
+        self._size_limit = int(settings.get("message.max.bytes", 1_000_000)) - 4_096
         self._static_headers: Headers = [
             (PRODUCER, self.name.encode()),
             (SCHEMA_VERSION, str(self.model.schema_version).encode()),
@@ -122,31 +150,42 @@ class BaseKafkaProducer(StreamClient[M]):
     def publish_batch(
         self, events: Iterable[M | Mapping[str, Any]], timeout: float | None = None
     ) -> BatchResult:
-        """Validate all, send all, flush once; invalid or undelivered items come back by index."""
+        """Validate every event first, then send the valid ones and flush once. Items that are
+        invalid, too large or not delivered come back by index; nothing is sent when the batch
+        itself cannot be read."""
         result = BatchResult()
-        headers = self.headers()
         with paused_gc():
-            self._send_all(events, headers, result)
+            ready = self._prepare(events, result)
+            headers, report = self.headers(), result.on_delivery
+            for _, value, key in ready:
+                self._send(value, key, headers, report)
+        result.sent = len(ready)
         self._flush_client(timeout)
-        result.failures.sort(key=lambda failure: failure.index)
+        result.settle([(index, value) for index, value, _ in ready])
         return result
 
-    def _send_all(
-        self, events: Iterable[M | Mapping[str, Any]], headers: Headers, result: BatchResult
-    ) -> None:
+    def _prepare(
+        self, events: Iterable[M | Mapping[str, Any]], result: BatchResult
+    ) -> list[tuple[int, bytes, str]]:
+        """Each valid event as (index, JSON, key); each bad one as a failure by index."""
+        ready = []
+        limit = self._size_limit
         for index, event in enumerate(events):
             try:
                 model = self.validate(event)
-            except (EventValidationError, TypeError) as exc:
+                value, key = self.encode(model), self.spec.key_of(model)
+            except EventValidationError as exc:
                 result.failures.append(BatchFailure(index, str(exc)))
                 continue
-            self._send(
-                self.encode(model),
-                self.spec.key_of(model),
-                headers,
-                functools.partial(result.on_delivery, index),
-            )
-            result.sent += 1
+            except Exception as exc:  # one item's problem, whatever it is: never the batch's
+                result.failures.append(BatchFailure(index, _unreadable(event, exc)))
+                continue
+            if len(value) + len(key) > limit:
+                reason = f"event is {len(value)} bytes, over the message size limit of {limit}"
+                result.failures.append(BatchFailure(index, reason))
+                continue
+            ready.append((index, value, key))
+        return ready
 
     def _send(self, value: bytes, key: str, headers: Headers, callback: Any) -> None:
         client = self.client

@@ -10,8 +10,11 @@ from ownlens_kafka.producer import BatchFailure, BatchResult
 class Report:
     """What a delivery report's message answers (only the parts BatchResult reads)."""
 
-    def __init__(self, partition: int, offset: int | None) -> None:
-        self._partition, self._offset = partition, offset
+    def __init__(self, partition: int, offset: int | None, value: bytes = b"v") -> None:
+        self._partition, self._offset, self._value = partition, offset, value
+
+    def value(self) -> bytes:
+        return self._value
 
     def partition(self) -> int:
         return self._partition
@@ -26,7 +29,7 @@ class Failed:
 
 
 def deliver(result: BatchResult, index: int, error: Any, message: Report) -> None:
-    result.on_delivery(index, error, message)  # type: ignore[arg-type]
+    result.on_delivery(error, message)  # type: ignore[arg-type]
 
 
 def test_offsets_span_each_partition_whatever_the_report_order() -> None:
@@ -46,8 +49,13 @@ def test_a_retry_the_broker_already_had_counts_as_delivered_without_an_offset() 
 
 
 def test_an_undelivered_message_is_a_failure_at_its_index() -> None:
-    result = BatchResult(sent=2)
-    deliver(result, 0, None, Report(0, 1))
-    deliver(result, 1, Failed(), Report(0, None))
-    assert result.failures == [BatchFailure(1, "Local: Message timed out")]
+    result = BatchResult(sent=4)
+    deliver(result, 0, None, Report(0, 1, b"a"))
+    deliver(result, 3, Failed(), Report(0, None, b"d"))
+    deliver(result, 1, Failed(), Report(0, None, b"a"))  # equal bytes: each index named once
+    result.settle([(0, b"a"), (1, b"a"), (2, b"c"), (3, b"d")])
+    assert result.failures == [
+        BatchFailure(0, "Local: Message timed out"),
+        BatchFailure(3, "Local: Message timed out"),
+    ]
     assert (result.delivered, result.ok) == (1, False)
