@@ -537,7 +537,7 @@ def test_dagster_instance_uses_postgres_from_variables_every_dagster_service_set
     config, _ = dagster_instance_config(str(DAGSTER_YAML.parent), DAGSTER_YAML.name)
     assert "postgres" in config.get("storage", {}), "runs, event logs and schedules: postgres"
     references = env_references(yaml.safe_load(DAGSTER_YAML.read_text()))
-    assert references, "dagster.yaml reads no variable"
+    assert references == {f"DAGSTER_PG_{n}" for n in ("HOST", "PORT", "USER", "PASSWORD", "DB")}
 
     dagster = dagster_services()
     for program in ("dagster-webserver", "dagster-daemon"):
@@ -549,11 +549,34 @@ def test_dagster_instance_uses_postgres_from_variables_every_dagster_service_set
 
     # The database the instance is pointed at is the compose postgres service's.
     env = environment(services()[next(iter(dagster))])
-    host = env.get("DAGSTER_POSTGRES_HOST")
-    assert host in services(), f"DAGSTER_POSTGRES_HOST={host} is not a service"
+    host = env.get("DAGSTER_PG_HOST")
+    assert host in services(), f"DAGSTER_PG_HOST={host} is not a service"
+    assert env.get("DAGSTER_PG_PORT") == "5432", "the postgres image listens on 5432"
     database = environment(services()[host])
     for suffix in ("USER", "PASSWORD", "DB"):
-        assert database.get(f"POSTGRES_{suffix}") == env.get(f"DAGSTER_POSTGRES_{suffix}")
+        assert database.get(f"POSTGRES_{suffix}") == env.get(f"DAGSTER_PG_{suffix}")
+
+
+def test_dagster_instance_connects_with_psycopg2() -> None:
+    """SQLAlchemy 2.1 maps a plain postgresql:// URL to psycopg 3, whose NOTIFY fails; the
+    instance names the psycopg2 driver, which the project installs."""
+    from dagster_postgres.utils import pg_url_from_config
+
+    storage = yaml.safe_load(DAGSTER_YAML.read_text())["storage"]["postgres"]
+    resolved = {key: "x" for key in storage["postgres_db"] if key != "scheme"} | {"port": 5432}
+    url = pg_url_from_config({"postgres_db": {**storage["postgres_db"], **resolved}})
+    assert url.startswith("postgresql+psycopg2://"), url
+    assert "psycopg2-binary" in " ".join(pyproject()["project"]["dependencies"])
+
+
+def test_the_postgres_tests_run_this_very_dagster_yaml() -> None:
+    """One instance file: the PostgreSQL tests copy docker/dagster.yaml, not a look-alike."""
+    from tests.postgres import DAGSTER_YAML as TESTED
+
+    assert TESTED.resolve() == DAGSTER_YAML.resolve()
+    config = yaml.safe_load(DAGSTER_YAML.read_text())
+    assert config["run_monitoring"]["enabled"] is True
+    assert config["run_monitoring"]["max_resume_run_attempts"] == 0  # DefaultRunLauncher
 
 
 def test_dagster_instance_classes_import_and_their_config_is_valid() -> None:
