@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -10,9 +11,28 @@ from typing import Any
 import click
 
 from ownlens_kafka.cli import cli
-from ownlens_kafka.cli_helpers import connection_check, friendly_errors, stream_names, table
-from ownlens_kafka.config import get_config
+from ownlens_kafka.cli_errors import NO_SPACE, UserError
+from ownlens_kafka.cli_helpers import (
+    STREAMS_HELP,
+    cli_config,
+    connection_check,
+    json_option,
+    quiet_option,
+    streams_argument,
+)
+from ownlens_kafka.cli_output import Column, echo_json, print_table, printable
+from ownlens_kafka.cli_progress import ProgressView
+from ownlens_kafka.config import read_settings
 from ownlens_kafka.streams import iter_streams
+from ownlens_pipelines.progress import Progress, listening
+from ownlens_pipelines.settings import ETLConfig
+
+
+def etl_settings() -> ETLConfig:
+    """The checked `KAFKA_*` and `OWNLENS_*` settings of a command that commits offsets (an
+    in-memory warehouse, among other bad values, is refused with one line)."""
+    cli_config()
+    return read_settings(ETLConfig)
 
 
 @cli.command()
@@ -21,70 +41,144 @@ from ownlens_kafka.streams import iter_streams
     is_flag=True,
     help="Also publish data-quality metrics to the quality-metrics stream.",
 )
-@friendly_errors
-def run(publish_quality: bool) -> None:
+@json_option
+@quiet_option
+def run(publish_quality: bool, as_json: bool, quiet: bool) -> None:
     """One headless pass: ingest every stream to the end offsets seen now, build the domain
-    assets, print a summary. Exits non-zero if anything failed."""
+    assets, print a summary. Exits 1 if anything failed.
+
+    It uses the same warehouse and consumer groups as `make run` (what one ingests the other
+    does not ingest again); its runs show in the Dagster UI only with DAGSTER_HOME set."""
     from ownlens_pipelines.headless import run_once
 
-    connection_check(get_config())
-    click.echo("ingesting every stream and materializing the domain assets ...", err=True)
-    summary = run_once(publish_quality)
-    rows = [
-        [s.stream, str(s.consumed), str(s.rows_written), str(s.dead_lettered), str(s.lag_after)]
-        for s in summary.streams
-    ]
-    click.echo(table(rows, ["stream", "consumed", "rows written", "dead-lettered", "lag after"]))
-    click.echo(
-        f"{summary.assets} assets materialized; failed checks: "
-        f"{', '.join(summary.failed_checks) or 'none'}"
-    )
+    settings = etl_settings()
+    connection_check(settings.kafka)
+
+    with ProgressView(quiet=quiet) as view:
+
+        def show(progress: Progress) -> None:
+            view.update(
+                progress.task,
+                progress.done,
+                progress.total,
+                dead_lettered=progress.dead_lettered,
+            )
+
+        activity = "ingesting every stream, then materializing the domain assets"
+        view.note(activity)
+        with listening(show):
+            summary = run_once(publish_quality)
+        view.done(activity)
+    if as_json:
+        echo_json(
+            {
+                "ok": summary.ok,
+                "success": summary.success,
+                "assets": summary.assets,
+                "failed_checks": summary.failed_checks,
+                "failures": summary.failures,
+                "streams": [dataclasses.asdict(s) for s in summary.streams],
+            }
+        )
+    else:
+        print_table(
+            [
+                Column("stream"),
+                *(
+                    Column(name, numeric=True)
+                    for name in ("consumed", "rows written", "dead-lettered", "lag after")
+                ),
+            ],
+            [
+                [s.stream, s.consumed, s.rows_written, s.dead_lettered, s.lag_after]
+                for s in summary.streams
+            ],
+        )
+        click.echo(
+            f"{summary.assets} assets materialized; failed checks: "
+            f"{', '.join(summary.failed_checks) or 'none'}"
+        )
+        for failure in summary.failures:
+            click.echo(f"failed: {printable(failure)}", err=True)
     if not summary.ok:
-        raise click.ClickException("the run did not complete cleanly (see above)")
+        full = next((f for f in summary.failures if NO_SPACE in f), None)
+        raise UserError(
+            f"the disk is full: {full}" if full else "the run did not complete cleanly (see above)"
+        )
 
 
-@cli.command()
-@click.argument("streams", nargs=-1, callback=stream_names)
-@friendly_errors
-def stream(streams: list[str]) -> None:
-    """Long-lived consumers writing continuously into the warehouse until Ctrl-C."""
+@cli.command(epilog=STREAMS_HELP)
+@streams_argument
+@quiet_option
+def stream(streams: tuple[str, ...], quiet: bool) -> None:
+    """Long-lived consumers writing continuously into the warehouse until Ctrl-C (all streams
+    by default)."""
     from ownlens_pipelines.streaming import stream_forever
 
-    connection_check(get_config())
+    settings = etl_settings()
+    connection_check(settings.kafka)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    specs = list(iter_streams(streams))
-    click.echo(f"streaming {', '.join(s.name for s in specs)} into the warehouse (Ctrl-C stops)")
+    specs = list(iter_streams(list(streams)))
     if not os.environ.get("DAGSTER_HOME"):
         click.echo(
             "DAGSTER_HOME is not set: writes are not reported to a Dagster instance", err=True
         )
+    with ProgressView(quiet=quiet, unit="rows", eager=True) as view:
+        view.note(f"streaming {', '.join(s.name for s in specs)} into the warehouse (Ctrl-C stops)")
+        written: dict[str, int] = {}
 
-    def report(name: str, written: int, total: int) -> None:
-        click.echo(f"{name}: +{written} rows ({total} in the table)")
+        def report(name: str, rows: int, total: int) -> None:
+            written[name] = written.get(name, 0) + rows
+            view.update(name, written[name])
 
-    stream_forever(specs, stop, report)
+        stream_forever(specs, stop, report)
 
 
 @cli.command()
-@click.option("--port", type=int, default=3000, show_default=True, help="Dagster UI port.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=3000,
+    show_default=True,
+    help="Dagster UI port.",
+)
 @click.option(
     "--broker-port",
-    type=int,
+    type=click.IntRange(1, 65535),
     default=9092,
     show_default=True,
     help="Port of the embedded broker (unused with KAFKA_BOOTSTRAP_SERVERS).",
 )
-@click.option("--rate", type=float, default=20.0, show_default=True, help="Demo events per second.")
-@friendly_errors
-def dev(port: int, broker_port: int, rate: float) -> None:
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="Demo events per second.",
+)
+@click.option(
+    "--invalid-ratio",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of demo records that are malformed (they land in the dead-letter topics).",
+)
+def dev(port: int, broker_port: int, rate: float, invalid_ratio: float) -> None:
     """Everything for local work: broker, topics, demo traffic and the Dagster UI."""
     from ownlens_pipelines.dev import DevStack
 
+    settings = etl_settings()
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        connection_check(get_config())
-    stack = DevStack(port=port, broker_port=broker_port, rate=rate, say=click.echo)
+        connection_check(settings.kafka)
+    stack = DevStack(
+        port=port,
+        broker_port=broker_port,
+        rate=rate,
+        invalid_ratio=invalid_ratio,
+        say=click.echo,
+    )
 
     def on_signal(*_: Any) -> None:
         raise KeyboardInterrupt

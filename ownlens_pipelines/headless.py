@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from ownlens_kafka.streams import STREAMS
 
 QUALITY_PUBLISHER = dg.AssetKey(["data_quality", "raw_table_metrics"])
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The command prints one line per failed step itself: Dagster's console would add tracebacks.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+NO_SPACE = "No space left on device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +31,13 @@ class StreamSummary:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
+    """What a run did: per stream, assets materialized, failed checks and failed steps."""
+
     success: bool
     streams: list[StreamSummary]
     assets: int
     failed_checks: list[str]
+    failures: list[str] = field(default_factory=list)  # `step: first line of its error`
 
     @property
     def ok(self) -> bool:
@@ -91,4 +97,23 @@ def run_once(publish_quality: bool = False) -> RunSummary:
         for e in result.get_asset_check_evaluations()
         if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
     ]
-    return RunSummary(result.success, streams, len(metadata), failed)
+    failures = [
+        f"{event.step_key}: {_cause(event.step_failure_data.error)}"
+        for event in result.get_step_failure_events()
+        if event.step_failure_data.error is not None
+    ]
+    return RunSummary(result.success, streams, len(metadata), failed, failures)
+
+
+def _cause(error: SerializableErrorInfo) -> str:
+    """The telling line of a step's error: a full disk wherever it shows in the chain (a failed
+    ROLLBACK hides it at the top), else the error's first line."""
+    pending: list[SerializableErrorInfo] = [error]
+    while pending:
+        link = pending.pop()
+        for line in link.message.splitlines():
+            if NO_SPACE in line:
+                return line.strip()
+        pending += [e for e in (link.cause, link.context) if e is not None]
+    lines = error.message.strip().splitlines()
+    return lines[0] if lines else error.cls_name or "failed"

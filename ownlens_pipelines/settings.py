@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ownlens_kafka.config import KafkaConfig
@@ -22,3 +22,14 @@ class ETLConfig(BaseSettings):
     sensor_interval: int = Field(default=10, ge=1, description="Seconds between lag checks.")
     sensors_running: bool = Field(default=True, description="Lag sensors start switched on.")
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+
+    @field_validator("warehouse")
+    @classmethod
+    def _on_disk(cls, value: str) -> str:
+        # offsets are committed after each write: rows that vanish at exit would be lost for good
+        if not value.strip() or value.strip().startswith(":memory:"):
+            raise ValueError(
+                "an in-memory warehouse loses its rows at exit while the Kafka offsets stay "
+                "committed; give a file path"
+            )
+        return value

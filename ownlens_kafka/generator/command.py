@@ -5,31 +5,32 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import click
-from pydantic import ValidationError
 
-from ownlens_kafka.cli_helpers import connection_check, friendly_errors, stream_names
-from ownlens_kafka.config import KafkaConfig, get_config
-from ownlens_kafka.errors import DeliveryError, describe_validation_error
+from ownlens_kafka.cli_errors import UserError
+from ownlens_kafka.cli_helpers import (
+    STREAMS_HELP,
+    StreamList,
+    cli_config,
+    connection_check,
+    quiet_option,
+)
+from ownlens_kafka.cli_output import Column, print_table
+from ownlens_kafka.cli_progress import ProgressView
+from ownlens_kafka.config import KafkaConfig
+from ownlens_kafka.generator.run import STOP_FLUSH_SECONDS
 from ownlens_kafka.generator.run import generate as generate_traffic
 from ownlens_kafka.generator.stats import GenerateStats
 from ownlens_kafka.streams import get_stream, iter_streams
 from ownlens_kafka.topics import list_topics
 
-PROGRESS_EVERY_SECONDS = 5.0
+_COUNTS = ("valid", "invalid", "total")
 
 
-def _stream_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
-    """`--streams a,b` and `--stream a --stream b`, checked against the stream table."""
-    names = [name.strip() for item in value for name in item.split(",") if name.strip()]
-    return stream_names(ctx, param, tuple(dict.fromkeys(names)))
-
-
-@click.command("generate")
+@click.command("generate", epilog=STREAMS_HELP)
 @click.option(
     "--count", type=click.IntRange(min=0), help="Send this many records in total, then stop."
 )
@@ -58,52 +59,53 @@ def _stream_option(ctx: click.Context, param: click.Parameter, value: tuple[str,
     "--stream",
     "streams",
     multiple=True,
-    callback=_stream_option,
+    type=StreamList(),
     metavar="NAMES",
     help="Only these streams (comma-separated or repeated; default: all).",
 )
-@friendly_errors
+@quiet_option
 def generate(
     count: int | None,
     duration: float | None,
     rate: float | None,
     seed: int | None,
     invalid_ratio: float,
-    streams: list[str],
+    streams: tuple[list[str], ...],
+    quiet: bool,
 ) -> None:
     """Send realistic demo traffic to the stream topics.
 
-    Runs until Ctrl-C (or SIGTERM) unless --count or --duration is given; it always flushes
-    before exiting. The traffic is referentially consistent: articles are published before they
-    are read, sessions are sent when they end, compliance requests move through their steps.
+    Runs until Ctrl-C (or SIGTERM) unless --count or --duration is given. On a stop request it
+    stops sending and waits at most 2 s for the broker to acknowledge what was sent. The traffic
+    is referentially consistent: articles are published before they are read, sessions are sent
+    when they end, compliance requests move through their steps.
     """
     if count is not None and duration is not None:
         raise click.UsageError("use either --count or --duration, not both")
-    try:
-        config = get_config()
-    except ValidationError as exc:
-        raise click.ClickException(
-            f"bad KAFKA_* setting: {describe_validation_error(exc)}"
-        ) from None
+    names = list(dict.fromkeys(name for group in streams for name in group))
+    config = cli_config()
     connection_check(config)
-    _require_topics(config, streams)
+    _require_topics(config, names)
     stop = threading.Event()
-    with _stop_on_signals(stop):
-        try:
-            stats = generate_traffic(
-                config,
-                count=count,
-                duration=duration,
-                rate=rate,
-                seed=seed,
-                invalid_ratio=invalid_ratio,
-                streams=streams,
-                progress=_Progress(),
-                stop=stop,
-            )
-        except DeliveryError as exc:
-            raise click.ClickException(f"records were not delivered: {exc}") from None
-    click.echo(summary(stats, config))
+    with _stop_on_signals(stop), ProgressView(quiet=quiet) as view:
+        stats = generate_traffic(
+            config,
+            count=count,
+            duration=duration,
+            rate=rate,
+            seed=seed,
+            invalid_ratio=invalid_ratio,
+            streams=names,
+            progress=_show(view, count),
+            stop=stop,
+        )
+    print_summary(stats, config)
+    if stats.unconfirmed:
+        click.echo(
+            f"{stats.unconfirmed:,} record(s) sent but not acknowledged within "
+            f"{STOP_FLUSH_SECONDS:.0f} s of the stop request (not counted above)",
+            err=True,
+        )
 
 
 def _require_topics(config: KafkaConfig, streams: list[str]) -> None:
@@ -111,22 +113,22 @@ def _require_topics(config: KafkaConfig, streams: list[str]) -> None:
     topics = [config.topic_name(spec.topic) for spec in iter_streams(streams)]
     missing = [topic for topic in topics if topic not in existing]
     if missing:
-        raise click.ClickException(
+        raise UserError(
             f"missing topic(s) {', '.join(missing)}; create them with `ownlens topics create`"
         )
 
 
 @contextlib.contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set `stop`: the run flushes and ends instead of dying mid-batch."""
+    """SIGINT and SIGTERM set `stop`: the run stops sending and ends within a short deadline
+    instead of dying mid-batch; a second signal aborts."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():  # a second signal: stop waiting for the flush
+        if stop.is_set():
             raise KeyboardInterrupt
-        click.echo("stopping: flushing what was sent (again to abort)...", err=True)
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -137,39 +139,29 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-class _Progress:
-    """Prints a progress line at most every PROGRESS_EVERY_SECONDS (to stderr)."""
+def _show(view: ProgressView, count: int | None) -> Callable[[GenerateStats], None]:
+    """Progress after each flush: all streams together, and each stream on a terminal."""
 
-    def __init__(self) -> None:
-        self.last = time.monotonic()
+    def show(stats: GenerateStats) -> None:
+        view.update("all streams", stats.total, count)
+        if view.live:
+            for name, counts in stats.streams.items():
+                view.update(name, counts.total)
 
-    def __call__(self, stats: GenerateStats) -> None:
-        now = time.monotonic()
-        if now - self.last < PROGRESS_EVERY_SECONDS:
-            return
-        self.last = now
-        click.echo(
-            f"{stats.total:,} records sent ({stats.invalid:,} invalid) in {stats.elapsed:,.0f} s,"
-            f" {stats.rate:,.0f} records/s",
-            err=True,
-        )
+    return show
 
 
-def summary(stats: GenerateStats, config: KafkaConfig) -> str:
+def print_summary(stats: GenerateStats, config: KafkaConfig) -> None:
     """Records per stream and topic, then the totals and the rate."""
     rows = [
         (name, config.topic_name(get_stream(name).topic), counts.valid, counts.invalid)
         for name, counts in stats.streams.items()
     ]
     rows.append(("total", "", stats.valid, stats.invalid))
-    width = max(len(topic) for _, topic, _, _ in rows)
-    header = f"{'stream':<18} {'topic':<{width}} {'valid':>10} {'invalid':>8} {'total':>10}"
-    lines = [header, "-" * len(header)]
-    for name, topic, valid, invalid in rows:
-        lines.append(
-            f"{name:<18} {topic:<{width}} {valid:>10,} {invalid:>8,} {valid + invalid:>10,}"
-        )
-    lines.append(
+    print_table(
+        [Column("stream"), Column("topic"), *(Column(n, numeric=True) for n in _COUNTS)],
+        [[n, t, f"{v:,}", f"{i:,}", f"{v + i:,}"] for n, t, v, i in rows],
+    )
+    click.echo(
         f"sent {stats.total:,} records in {stats.elapsed:.1f} s ({stats.rate:,.0f} records/s)"
     )
-    return "\n".join(lines)

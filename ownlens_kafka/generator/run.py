@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ownlens_kafka.config import KafkaConfig
+from ownlens_kafka.errors import DeliveryError
 from ownlens_kafka.generator.record import Record
 from ownlens_kafka.generator.senders import Senders
 from ownlens_kafka.generator.stats import GenerateStats, StreamCounts
 from ownlens_kafka.generator.traffic import Traffic
 
+log = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 FLUSH_EVERY = 100_000
+STOP_FLUSH_SECONDS = 2.0  # after a stop request, the most time given to unacknowledged records
 
 
 def check_options(
@@ -66,6 +70,7 @@ class _Pump:
     senders: Senders
     stats: GenerateStats
     progress: Callable[[GenerateStats], None] | None
+    stop: threading.Event
     start: float = field(default_factory=time.monotonic)
     last_flush: float = field(default_factory=time.monotonic)
     unflushed: int = 0
@@ -85,6 +90,11 @@ class _Pump:
             self.flush()
 
     def flush(self) -> None:
+        """Wait for every record (a stop request ends the wait: `settle` counts them), then
+        count them as delivered; DeliveryError if any was not."""
+        self.last_flush = time.monotonic()
+        if self.senders.wait(self.stop):
+            return
         self.senders.flush()
         for stream, counts in self.pending.items():
             self.stats.streams[stream].valid += counts.valid
@@ -95,6 +105,23 @@ class _Pump:
         self.stats.elapsed = self.last_flush - self.start
         if self.progress is not None:
             self.progress(self.stats)
+
+    def settle(self, seconds: float) -> None:
+        """After a stop request: count what is acknowledged within `seconds`; the rest is
+        dropped and reported as unconfirmed, so a stop never waits on a broker that is gone."""
+        remaining = self.senders.wait(deadline=time.monotonic() + seconds)
+        if not remaining:
+            try:
+                self.senders.flush(timeout=0)
+            except DeliveryError as error:
+                log.warning("while stopping: %s", str(error).splitlines()[0])
+            else:
+                self.flush()
+                return
+        self.stats.unconfirmed = sum(c.total for c in self.pending.values())
+        self.pending.clear()
+        self.senders.drop()
+        self.stats.elapsed = time.monotonic() - self.start
 
 
 def generate(
@@ -109,7 +136,9 @@ def generate(
     progress: Callable[[GenerateStats], None] | None = None,
     stop: threading.Event | None = None,
 ) -> GenerateStats:
-    """Send demo traffic until `count` records, `duration` seconds or `stop`; flushed on return.
+    """Send demo traffic until `count` records, `duration` seconds or `stop`; flushed on return
+    (after `stop`, within STOP_FLUSH_SECONDS: what is not acknowledged by then is dropped and
+    counted in `unconfirmed`).
 
     Valid events go through the stream's validated producer, invalid records (a share
     `invalid_ratio`) through a plain producer; undelivered records raise DeliveryError.
@@ -118,15 +147,18 @@ def generate(
     traffic = Traffic.create(seed=seed, streams=streams, invalid_ratio=invalid_ratio)
     stats = GenerateStats({name: StreamCounts() for name in traffic.streams})
     senders = Senders(config, traffic.streams)
-    pump = _Pump(senders, stats, progress)
-    schedule = _Schedule(rate, duration)
     stop = stop or threading.Event()
+    pump = _Pump(senders, stats, progress, stop)
+    schedule = _Schedule(rate, duration)
     records = iter(traffic) if count is None else itertools.islice(traffic, count)
     try:
         for record in records:
             if stop.is_set() or not schedule.wait_turn(stop):
                 break
             pump.send(record)
+        if stop.is_set():
+            pump.settle(STOP_FLUSH_SECONDS)
+            return stats
         pump.flush()
     except BaseException:
         senders.abandon()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +20,7 @@ from ownlens_kafka.producers import PRODUCERS
 from ownlens_kafka.streams import get_stream
 
 LINGER_MS = 100  # fewer, bigger batches: far less broker and client CPU per event
+_WAIT_SLICE_SECONDS = 0.1  # a stop request is noticed this fast while waiting for the broker
 
 
 def batching(config: KafkaConfig) -> dict[str, Any]:
@@ -52,6 +56,15 @@ class _RawSender:
         self.flush()
         self._client = None
 
+    @property
+    def client(self) -> Producer | None:
+        """The client, once a record was sent."""
+        return self._client
+
+    def drop(self) -> None:
+        """Release the client without waiting (what it still holds is lost)."""
+        self._client = None
+
     def flush(self, timeout: float | None = None) -> None:
         """Wait for every record; raise DeliveryError for each one not delivered."""
         if self._client is None:
@@ -76,9 +89,11 @@ class Senders:
         }
         self.topics = {name: config.topic_name(get_stream(name).topic) for name in streams}
         self.raw = _RawSender(config, settings)
+        self._used: set[str] = set()  # streams whose producer has a client
 
     def send(self, record: Record) -> None:
         if record.payload is not None:
+            self._used.add(record.stream)
             self.producers[record.stream].publish(record.payload)
         else:
             assert record.value is not None
@@ -88,6 +103,35 @@ class Senders:
         for producer in self.producers.values():
             producer.flush(timeout)
         self.raw.flush(timeout)
+
+    def _clients(self) -> list[Producer]:
+        clients = [self.producers[name].client for name in self._used]
+        return clients if self.raw.client is None else [*clients, self.raw.client]
+
+    def wait(self, stop: threading.Event | None = None, deadline: float | None = None) -> int:
+        """Serve delivery reports until every record is acknowledged, `stop` is set or the
+        `deadline` (monotonic) passes; returns how many records are still unacknowledged."""
+
+        def over() -> bool:
+            late = deadline is not None and time.monotonic() >= deadline
+            return late or (stop is not None and stop.is_set())
+
+        while True:
+            busy = [client for client in self._clients() if len(client)]
+            if not busy or over():
+                return sum(len(client) for client in busy)
+            for client in busy:
+                left = _WAIT_SLICE_SECONDS if deadline is None else deadline - time.monotonic()
+                client.flush(max(min(left, _WAIT_SLICE_SECONDS), 0))
+                if over():
+                    break
+
+    def drop(self) -> None:
+        """Release every client without waiting: what is still unacknowledged is lost."""
+        for producer in self.producers.values():
+            with contextlib.suppress(DeliveryError):
+                producer.close(timeout=0)
+        self.raw.drop()
 
     def close(self) -> None:
         """Release the clients (after a successful flush there is nothing left to wait for)."""

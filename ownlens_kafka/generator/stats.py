@@ -23,6 +23,7 @@ class GenerateStats:
 
     streams: dict[str, StreamCounts]
     elapsed: float = 0.0
+    unconfirmed: int = 0  # sent, but not acknowledged before a stop's deadline (not counted)
 
     @property
     def valid(self) -> int:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from pydantic import ValidationError
 
-from ownlens_kafka.broker import free_port
+from ownlens_kafka.broker import EmbeddedBroker, free_port
+from ownlens_kafka.cli import cli
 from ownlens_kafka.config import KafkaConfig, reset_config
 from ownlens_kafka.generator import Traffic, generate
-from ownlens_kafka.generator.command import generate as generate_command
+from ownlens_kafka.lag import watermarks
 from ownlens_kafka.streams import STREAMS, get_stream
+from ownlens_kafka.topics import create_topics
+from tests.conftest import wait_for
 from tests.helpers import read_topic, value_of
 
 
@@ -93,15 +101,17 @@ def cli_env(kafka_config: KafkaConfig, monkeypatch: pytest.MonkeyPatch) -> Itera
     reset_config()
 
 
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["generate", *args])
+
+
 def test_cli_sends_and_prints_a_summary(
     cli_env: KafkaConfig, make_topics: Callable[..., list[str]]
 ) -> None:
     make_topics(get_stream("articles"), get_stream("sessions"))
-    result = CliRunner().invoke(
-        generate_command, ["--count", "60", "--seed", "3", "--streams", "articles,sessions"]
-    )
+    result = invoke("--count", "60", "--seed", "3", "--streams", "articles,sessions")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].split() == ["stream", "topic", "valid", "invalid", "total"]
     assert [line.split()[0] for line in lines[2:5]] == ["sessions", "articles", "total"]
     assert lines[4].split()[-1] == "60"
@@ -114,13 +124,13 @@ def test_cli_sends_and_prints_a_summary(
         (["--count", "-5"], "-5 is not in the range x>=0"),
         (["--invalid-ratio", "1.5"], "1.5 is not in the range 0<=x<=1"),
         (["--rate", "0"], "--rate"),
-        (["--streams", "user_events,nope"], "unknown stream(s) nope"),
-        (["--stream", "bogus"], "unknown stream(s) bogus"),
+        (["--streams", "user_events,nope"], "unknown stream(s) 'nope'"),
+        (["--stream", "bogus"], "unknown stream(s) 'bogus'"),
         (["--count", "10", "--duration", "5"], "either --count or --duration"),
     ],
 )
 def test_cli_rejects_bad_options_clearly(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(generate_command, args)
+    result = invoke(*args)
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
@@ -130,7 +140,7 @@ def test_cli_reports_an_unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
     reset_config()
     try:
-        result = CliRunner().invoke(generate_command, ["--count", "5"])
+        result = invoke("--count", "5")
     finally:
         reset_config()
     assert result.exit_code == 1
@@ -138,6 +148,38 @@ def test_cli_reports_an_unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_cli_reports_missing_topics(cli_env: KafkaConfig) -> None:
-    result = CliRunner().invoke(generate_command, ["--count", "5", "--stream", "sessions"])
+    result = invoke("--count", "5", "--stream", "sessions")
     assert result.exit_code == 1
     assert "missing topic(s)" in result.output and "ownlens topics create" in result.output
+
+
+def test_a_stop_request_ends_promptly_even_with_the_broker_gone() -> None:
+    """SIGTERM after the broker died: the run stops sending, gives the broker at most 2 s, and
+    exits 0 with its summary (it used to wait out the delivery timeout, then get SIGKILLed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    with EmbeddedBroker() as broker:
+        config = broker.kafka_config()
+        spec = get_stream("audit_logs")
+        create_topics(config, [spec])
+        env |= {"KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers}
+        command = [str(Path(sys.executable).parent / "ownlens"), "generate", "--rate", "400"]
+        process = subprocess.Popen(
+            [*command, "--stream", spec.name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        topic = config.topic_name(spec.topic)
+        wait_for(
+            lambda: sum(high for _, high in watermarks(config, [topic]).values()) > 0,
+            what="records on the topic",
+        )
+    try:  # the broker is gone; records are still being sent
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert "sent" in out.splitlines()[-1] and "records/s" in out.splitlines()[-1]

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
-from ownlens_kafka.config import KafkaConfig, get_config, reset_config
+from ownlens_kafka.config import (
+    TOPIC_NAME_MAX,
+    ConfigError,
+    KafkaConfig,
+    get_config,
+    is_secret_key,
+    read_settings,
+    reset_config,
+)
+from ownlens_kafka.streams import STREAMS
+from ownlens_pipelines.settings import ETLConfig
 
 ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "b1:9093,b2:9093",
@@ -93,3 +105,136 @@ def test_global_config_is_lazy_and_resettable(monkeypatch: pytest.MonkeyPatch) -
     reset_config()
     assert get_config().client_id == "second"
     reset_config()
+
+
+CANARY = "canary-7f3a9c"
+SECRET_SETTINGS = {
+    "sasl.password": f"{CANARY}-1",
+    "ssl.key.pem": f"{CANARY}-2",
+    "ssl.key.password": f"{CANARY}-3",
+    "ssl.keystore.password": f"{CANARY}-4",
+    "sasl.oauthbearer.config": f"principal=svc {CANARY}-5",
+    "sasl.oauthbearer.client.secret": f"{CANARY}-6",
+    "sasl.oauthbearer.assertion.private.key.pem": f"{CANARY}-7",
+    "sasl.oauthbearer.assertion.private.key.passphrase": f"{CANARY}-8",
+    "sasl.jaas.config": f"{CANARY}-9",
+    "ssl.certificate.pem": f"{CANARY}-10",
+}
+
+
+@pytest.fixture
+def secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", f"{CANARY}-password")
+    monkeypatch.setenv("KAFKA_SSL_KEY_PASSWORD", f"{CANARY}-keypass")
+    monkeypatch.setenv("KAFKA_EXTRA", json.dumps(SECRET_SETTINGS | {"linger.ms": 7}))
+    monkeypatch.setenv("KAFKA_PRODUCER_EXTRA", json.dumps({"sasl.password": f"{CANARY}-p"}))
+    monkeypatch.setenv("KAFKA_CONSUMER_EXTRA", json.dumps({"sasl.password": f"{CANARY}-c"}))
+    monkeypatch.setenv("KAFKA_SSL_KEY_LOCATION", "/etc/ssl/client.key")
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_SETTINGS))
+def test_keys_holding_secrets_are_recognized(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["ssl.key.location", "ssl.ca.location", "sasl.username", "linger.ms", "client.id"],
+)
+def test_paths_and_plain_settings_are_shown(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+def test_no_dump_or_repr_shows_a_secret(secret_env: None) -> None:
+    config = KafkaConfig()
+    etl = ETLConfig(kafka=config)
+    shown = [
+        repr(config),
+        str(config),
+        str(config.model_dump()),
+        config.model_dump_json(),
+        str(config.model_dump(mode="json")),
+        repr(etl),
+        str(etl.model_dump()),
+        etl.model_dump_json(),
+    ]
+    leaks = [text for text in shown if CANARY in text]
+    assert not leaks, leaks[0]
+    assert "/etc/ssl/client.key" in repr(config)  # a path is no secret, and worth seeing
+    assert "'linger.ms': 7" in repr(config)
+
+
+def test_secrets_reach_librdkafka_in_clear(secret_env: None) -> None:
+    config = KafkaConfig()
+    producer, consumer = config.producer_config(), config.consumer_config("g")
+    assert producer["sasl.password"] == consumer["sasl.password"] == f"{CANARY}-password"
+    assert producer["ssl.key.password"] == f"{CANARY}-keypass"
+    for key, value in SECRET_SETTINGS.items():
+        if key not in ("sasl.password", "ssl.key.password"):  # the connection settings win
+            assert producer[key] == consumer[key] == value
+
+
+def test_secret_json_round_trips_and_masks_on_request(secret_env: None) -> None:
+    config = KafkaConfig()
+    again = KafkaConfig.model_validate_json(config.secret_json())
+    assert again.producer_config() == config.producer_config()
+    assert again.consumer_config() == config.consumer_config()
+    assert CANARY not in repr(again)
+    assert KafkaConfig(**config.model_dump()).producer_config() == config.producer_config()
+    text = f"failed with {CANARY}-6 and {CANARY}-password"
+    assert CANARY not in config.mask_secrets(text)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "expected"),
+    [("nc", "nc."), ("nc.", "nc."), ("stg-", "stg-"), ("a_b_", "a_b_"), ("", "")],
+)
+def test_a_namespace_ends_with_a_separator(namespace: str, expected: str) -> None:
+    config = KafkaConfig(namespace=namespace)
+    assert config.namespace == expected
+    assert config.topic_name("customer-user-events") == f"{expected}customer-user-events"
+    assert config.group_name("g") == f"{expected}g"
+
+
+def test_a_namespace_must_make_legal_topic_names() -> None:
+    longest = max((spec.dlq_topic for spec in STREAMS), key=len)
+    fits = "n" * (TOPIC_NAME_MAX - len(longest) - 1)  # and the separator added
+    assert len(KafkaConfig(namespace=fits).topic_name(longest)) == TOPIC_NAME_MAX
+    with pytest.raises(ValidationError, match="at most"):
+        KafkaConfig(namespace=fits + "n")
+    for bad in ("a/b", "ns with space", "ümlaut", "a:b"):
+        with pytest.raises(ValidationError, match="letters, digits"):
+            KafkaConfig(namespace=bad)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("KAFKA_SESSION_TIMEOUT_MS", CANARY, "valid integer"),
+        ("KAFKA_SECURITY_PROTOCOL", CANARY, "'PLAINTEXT', 'SSL'"),
+        ("KAFKA_EXTRA", f'{{"sasl.password": "{CANARY}"', "not valid JSON"),
+        ("KAFKA_EXTRA", f'["{CANARY}"]', "JSON object"),
+        ("KAFKA_NAMESPACE", f"{CANARY}/x", "letters, digits"),
+        ("KAFKA_LINGER_MS", "-1", "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_variable_is_named_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    reset_config()
+    with pytest.raises(ConfigError) as caught:
+        get_config()
+    reset_config()
+    message = str(caught.value)
+    assert message.startswith(f"{variable}: ") and problem in message
+    assert CANARY not in message and "\n" not in message
+
+
+def test_an_in_memory_warehouse_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in (":memory:", ":memory:named", " "):
+        monkeypatch.setenv("OWNLENS_WAREHOUSE", value)
+        with pytest.raises(ConfigError, match="OWNLENS_WAREHOUSE: an in-memory warehouse"):
+            read_settings(ETLConfig)
+    monkeypatch.setenv("OWNLENS_WAREHOUSE", "w.duckdb")
+    assert read_settings(ETLConfig).warehouse == "w.duckdb"
