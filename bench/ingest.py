@@ -1,7 +1,15 @@
-"""A backlog drained into DuckDB by the KafkaExtractor vs raw confluent-kafka consume of it;
-peak RSS for 1M vs 100k; median sensor tick for all ten consumer groups.
+"""A 1M-event backlog (1 KB `UserEventCreate`, 1 % invalid) into DuckDB, side by side:
 
-Each measurement runs in a child process, so its peak RSS is its own."""
+- the KafkaExtractor (validated, offsets committed after each write, invalid records dead-lettered);
+- the best unvalidated landing a user would write by hand: a fresh group, batches of 10k, the
+  raw values as one Arrow string column typed by DuckDB's `json_transform` inside the INSERT,
+  checkpoints spaced out, a commit after each batch;
+- raw confluent-kafka consume of the same records, with librdkafka's defaults and with the
+  project's consumer settings.
+
+Every measurement runs in a child process (its own peak RSS and CPU time) and counts the group
+join; medians over the rounds, ratios from the same round.
+"""
 
 from __future__ import annotations
 
@@ -15,51 +23,168 @@ import sys
 import tempfile
 import time
 import uuid
+from typing import Any, cast
 
 from _common import broker_config, payloads
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ownlens_kafka import STREAMS, KafkaConfig, UserEventProducer, create_topics, get_stream
+from ownlens_kafka import KafkaConfig, UserEventProducer, create_topics, get_stream
 
 SPEC = get_stream("user_events")
+LANDING_BATCH = 10_000
+CHECKPOINT_EVERY = 100_000
 
 
-def fill(config: KafkaConfig, count: int) -> None:
-    """`count` valid user events (20k distinct payloads, cycled) on the namespace's topic."""
+def fill(config: KafkaConfig, count: int, invalid_every: int = 100) -> None:
+    """`count` user events (20k distinct payloads, cycled), every `invalid_every`-th invalid."""
     create_topics(config)
     producer = UserEventProducer(config)
     encoded = [producer.encode(producer.validate(p)) for p in payloads(SPEC.model, 20_000)]
+    invalid = [
+        b"{not json",
+        json.dumps(payloads(SPEC.model, 1)[0] | {"user_id": "nobody"}).encode(),
+        json.dumps(payloads(SPEC.model, 1)[0] | {"event_type": "teleport"}).encode(),
+    ]
     raw, topic, headers = Producer(config.producer_config()), producer.topic, producer.headers()
     for i in range(count):
+        value = invalid[i % len(invalid)] if i % invalid_every == 0 else encoded[i % len(encoded)]
         while True:
             try:
-                raw.produce(topic, encoded[i % len(encoded)], str(i % 5000), headers=headers)
+                raw.produce(topic, value, str(i % 5000), headers=headers)
                 break
             except BufferError:
                 raw.poll(0.05)
     assert raw.flush(120) == 0
 
 
-def child(kind: str, config: KafkaConfig, count: int) -> dict[str, float]:
-    if kind == "extract":
-        from ownlens_pipelines.etl import KafkaExtractor
-        from ownlens_pipelines.settings import ETLConfig
+def extract(config: KafkaConfig, count: int) -> dict[str, Any]:
+    from ownlens_pipelines.etl import KafkaExtractor
+    from ownlens_pipelines.settings import ETLConfig
 
-        with tempfile.TemporaryDirectory() as directory:
-            etl = ETLConfig(kafka=config, warehouse=f"{directory}/w.duckdb")
-            started = time.perf_counter()
-            result = KafkaExtractor(SPEC, etl).run()
-            seconds = time.perf_counter() - started
-            assert result.rows_written == count, result
-    else:
-        client = Consumer(config.consumer_config(f"raw-{uuid.uuid4().hex}"))
-        client.subscribe([config.topic_name(SPEC.topic)])
-        started, got = time.perf_counter(), 0
+    with tempfile.TemporaryDirectory() as directory:
+        etl = ETLConfig(kafka=config, warehouse=f"{directory}/w.duckdb")
+        result = KafkaExtractor(SPEC, etl).run()
+    assert result.rows_written + result.dead_lettered == count, result
+    first, last = _cost_per_row(result.write_costs[:]), _cost_per_row(result.write_costs[::-1])
+    return {
+        "rows": result.rows_written,
+        "dead_lettered": result.dead_lettered,
+        "slow_path": result.slow_path,
+        "write_us_first_100k": first,
+        "write_us_last_100k": last,
+    }
+
+
+def _cost_per_row(costs: list[tuple[int, float]], rows: int = 100_000) -> float:
+    """µs per row of the batches that wrote the first `rows` rows of `costs`."""
+    taken, seconds = 0, 0.0
+    for count, spent in costs:
+        if taken >= rows:
+            break
+        taken, seconds = taken + count, seconds + spent
+    return seconds / taken * 1e6 if taken else 0.0
+
+
+def land(config: KafkaConfig, count: int) -> dict[str, Any]:
+    """The unvalidated landing written by hand."""
+    import duckdb
+    import pyarrow as pa
+
+    structure = json.dumps(
+        {name: sql for name, sql in _columns()}  # the same typed columns as the extractor
+    ).replace("'", "''")
+    client = Consumer(config.consumer_config(f"land-{uuid.uuid4().hex}"))
+    topic = config.topic_name(SPEC.topic)
+    client.subscribe([topic])
+    got, since_checkpoint = 0, 0
+    with tempfile.TemporaryDirectory() as directory:
+        connection = duckdb.connect(f"{directory}/l.duckdb", config={"checkpoint_threshold": "1GB"})
+        connection.execute("SET TimeZone = 'UTC'")
+        columns = ", ".join(f'"{name}" {sql}' for name, sql in _columns())
+        connection.execute(f"CREATE TABLE events ({columns}, _partition INTEGER, _offset BIGINT)")
         while got < count:
-            got += sum(1 for m in client.consume(1_000, 1.0) if m.error() is None)
-        seconds = time.perf_counter() - started
-        client.close()
-    return {"events": count, "seconds": seconds, "rss_mb": peak_rss_mb()}
+            messages = client.consume(LANDING_BATCH, 1.0)
+            messages = [m for m in messages if m.error() is None]
+            if not messages:
+                continue
+            batch = pa.table(
+                {
+                    "v": pa.array([m.value() for m in messages], pa.string()),
+                    "_partition": pa.array([m.partition() for m in messages], pa.int32()),
+                    "_offset": pa.array([m.offset() for m in messages], pa.int64()),
+                }
+            )
+            connection.register("batch", batch)
+            connection.execute(  # malformed JSON lands as an empty row instead of failing
+                "INSERT INTO events SELECT e.*, _partition, _offset FROM (SELECT CASE WHEN "
+                f"json_valid(v) THEN json_transform(v, '{structure}') END AS e, * FROM batch)"
+            )
+            connection.unregister("batch")
+            ends = {cast(int, m.partition()): cast(int, m.offset()) + 1 for m in messages}
+            client.commit(
+                offsets=[TopicPartition(topic, p, o) for p, o in ends.items()], asynchronous=False
+            )
+            got += len(messages)
+            since_checkpoint += len(messages)
+            if since_checkpoint >= CHECKPOINT_EVERY:
+                connection.execute("CHECKPOINT")
+                since_checkpoint = 0
+        connection.close()
+    client.close()
+    return {"rows": got}
+
+
+def _columns() -> list[tuple[str, str]]:
+    from ownlens_pipelines.schema import model_columns
+
+    return [(c.name, c.sql_type) for c in model_columns(SPEC.model)]
+
+
+def consume(config: KafkaConfig, count: int, settings: str) -> dict[str, Any]:
+    group = f"raw-{uuid.uuid4().hex}"
+    if settings == "defaults":
+        conf: dict[str, Any] = {
+            "bootstrap.servers": config.bootstrap_servers,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+        }
+    else:
+        conf = config.consumer_config(group)
+    client = Consumer(conf)
+    client.subscribe([config.topic_name(SPEC.topic)])
+    got = 0
+    while got < count:
+        got += sum(1 for m in client.consume(1_000, 1.0) if m.error() is None)
+    client.close()
+    return {"rows": got}
+
+
+def consume_defaults(config: KafkaConfig, count: int) -> dict[str, Any]:
+    return consume(config, count, "defaults")
+
+
+def consume_project(config: KafkaConfig, count: int) -> dict[str, Any]:
+    return consume(config, count, "project")
+
+
+KINDS = {
+    "extractor": extract,
+    "landing": land,
+    "raw-defaults": consume_defaults,
+    "raw-project": consume_project,
+}
+
+
+def child(kind: str, config: KafkaConfig, count: int) -> dict[str, Any]:
+    cpu, started = time.process_time(), time.perf_counter()
+    out = KINDS[kind](config, count)
+    seconds = time.perf_counter() - started
+    return {
+        **out,
+        "events_per_s": count / seconds,
+        "cpu_us_per_record": (time.process_time() - cpu) / count * 1e6,
+        "rss_mb": peak_rss_mb(),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -72,85 +197,73 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(kind: str, config: KafkaConfig, count: int) -> dict[str, float]:
+def run_child(kind: str, config: KafkaConfig, count: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            kind,
-            "--count",
-            str(count),
-            "--config",
-            config.model_dump_json(),
-        ],
+        [sys.executable, __file__, "--child", kind, "--count", str(count)],
+        input=config.secret_json(),
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
-
-
-def sensor_ticks(config: KafkaConfig, rounds: int) -> list[float]:
-    """Seconds to evaluate all ten lag sensors once, as the daemon does, per round."""
-    import dagster as dg
-
-    from ownlens_kafka import reset_config
-    from ownlens_pipelines.definitions import defs as load
-
-    os.environ.update(
-        {"KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers, "KAFKA_NAMESPACE": config.namespace}
-    )
-    reset_config()
-    defs = load()
-    sensors = [defs.resolve_sensor_def(f"{s.name}_lag") for s in STREAMS]
-    instance = dg.DagsterInstance.ephemeral()
-    ticks = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for sensor in sensors:
-            sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-        ticks.append(time.perf_counter() - started)
-    return ticks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--small", type=int, default=100_000)
-    parser.add_argument("--child", choices=["extract", "raw"])
-    parser.add_argument("--config")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--child", choices=sorted(KINDS))
     args = parser.parse_args()
     if args.child:
-        print(
-            json.dumps(child(args.child, KafkaConfig.model_validate_json(args.config), args.count))
-        )
+        config = KafkaConfig.model_validate_json(sys.stdin.read())
+        print(json.dumps(child(args.child, config, args.count)))
         return
+    rounds: list[dict[str, dict[str, Any]]] = []
     with broker_config() as base:
-        rows = []
-        for count in (args.small, args.count):
-            config = base.model_copy(update={"namespace": f"{base.namespace}{count}."})
-            fill(config, count)
-            raw, ours = run_child("raw", config, count), run_child("extract", config, count)
-            rows.append((count, ours, raw))
-            print(
-                f"{count:>9,} events: extractor {count / ours['seconds']:>9,.0f} ev/s "
-                f"(peak RSS {ours['rss_mb']:.0f} MB) | raw consume "
-                f"{count / raw['seconds']:>9,.0f} ev/s | ratio "
-                f"{raw['seconds'] / ours['seconds']:.2f}x",
-                flush=True,
-            )
-        (_, small, _), (_, large, _) = rows
-        print(f"peak RSS {args.count:,} / {args.small:,}: {large['rss_mb'] / small['rss_mb']:.2f}x")
-        ticks = sensor_ticks(
-            base.model_copy(update={"namespace": f"{base.namespace}{args.count}."}), rounds=15
+        fill(base, args.count)
+        print(f"backlog: {args.count:,} UserEventCreate (~1 KB), 1 % invalid", flush=True)
+        for number in range(args.rounds):
+            measured = {kind: run_child(kind, base, args.count) for kind in KINDS}
+            rounds.append(measured)
+            rates = ", ".join(f"{k} {v['events_per_s']:,.0f}/s" for k, v in measured.items())
+            print(f"round {number + 1}: {rates}", flush=True)
+    summarize(rounds, args.count)
+
+
+def summarize(rounds: list[dict[str, dict[str, Any]]], count: int) -> None:
+    def median(kind: str, key: str) -> float:
+        return float(statistics.median(float(r[kind][key]) for r in rounds))
+
+    def ratio(kind: str, base: str) -> float:
+        return float(
+            statistics.median(r[kind]["events_per_s"] / r[base]["events_per_s"] for r in rounds)
         )
+
+    print(f"\nmedians of {len(rounds)} rounds, {count:,} events each (group join included):")
+    for kind in KINDS:
         print(
-            f"sensor tick, all {len(STREAMS)} groups: "
-            f"median {statistics.median(ticks) * 1000:.0f} ms"
-            f" (min {min(ticks) * 1000:.0f}, max {max(ticks) * 1000:.0f})"
+            f"  {kind:<13} {median(kind, 'events_per_s'):>9,.0f} events/s   "
+            f"CPU {median(kind, 'cpu_us_per_record'):5.1f} µs/record   "
+            f"peak RSS {median(kind, 'rss_mb'):4.0f} MB"
         )
+    print(
+        f"  extractor / landing {ratio('extractor', 'landing'):.2f}x, "
+        f"/ raw (defaults) {ratio('extractor', 'raw-defaults'):.2f}x, "
+        f"/ raw (project settings) {ratio('extractor', 'raw-project'):.2f}x"
+    )
+    slow = median("extractor", "slow_path")
+    first, last = (
+        median("extractor", "write_us_first_100k"),
+        median("extractor", "write_us_last_100k"),
+    )
+    print(
+        f"  slow path: {slow / count:.2%} of records; dead-lettered "
+        f"{median('extractor', 'dead_lettered'):,.0f}; warehouse write first 100k "
+        f"{first:.1f} µs/row, last 100k {last:.1f} µs/row ({last / first:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

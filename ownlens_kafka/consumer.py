@@ -125,7 +125,8 @@ class BaseKafkaConsumer(StreamClient[M]):
         self._admin: AdminClient | None = None
         self._pending = Ack()  # handed out by consume_batch, not committed yet
         self._revoked: set[TopicPartitionKey] = set()  # during the current fetch
-        self._dead_letters = DeadLetterWriter(self.config, with_logging({}))
+        # letters are confirmed before each commit: waiting out a linger gains nothing
+        self._dead_letters = DeadLetterWriter(self.config, with_logging({"linger.ms": 0}))
         self._commit_on_revoke = False
 
     @property

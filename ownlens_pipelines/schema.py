@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic_core import to_json
 
 from ownlens_kafka.consumer import ConsumedEvent
-from ownlens_kafka.envelope import PRODUCED_AT, PRODUCER, SCHEMA_VERSION
+from ownlens_kafka.envelope import PRODUCED_AT, PRODUCER, SCHEMA_VERSION, Headers
 from ownlens_kafka.models import EventModel
 
 
@@ -137,34 +137,40 @@ HEADER_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
 
 
 class HeaderParser:
-    """Header values as column values; values repeat, so each distinct one is parsed once."""
+    """Header lists as the values of the header columns. Producers stamp a batch with one list,
+    so each distinct list is parsed once."""
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[str, bytes | str], Any] = {}
+        self._parsed: dict[tuple[tuple[str, bytes | str | None], ...], tuple[Any, ...]] = {}
 
-    def __call__(self, name: str, raw: bytes | str) -> Any:
+    def __call__(self, headers: Headers | None) -> tuple[Any, ...]:
+        """(produced at, producer, schema version) of a record, each None when absent or bad."""
+        if not headers:
+            return _NO_HEADERS
+        key = tuple(headers)
         try:
-            return self._parsed[(name, raw)]
+            return self._parsed[key]
         except KeyError:
-            if len(self._parsed) > 100_000:  # every message stamped anew: keep memory bounded
+            if len(self._parsed) > 10_000:  # every message stamped anew: keep memory bounded
                 self._parsed.clear()
-            text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-            value = self._parsed[(name, raw)] = HEADER_COLUMNS[name][1](text)
-            return value
+            found: dict[str, Any] = {}
+            for name, raw in headers:
+                if name in HEADER_COLUMNS and raw is not None:
+                    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+                    found[name] = HEADER_COLUMNS[name][1](text)
+            values = self._parsed[key] = tuple(found.get(name) for name in HEADER_COLUMNS)
+            return values
+
+
+_NO_HEADERS: tuple[Any, ...] = (None,) * len(HEADER_COLUMNS)
 
 
 def _header_columns(items: Sequence[ConsumedEvent[Any]]) -> dict[str, list[Any]]:
     """Producer metadata per item."""
     parse = HeaderParser()
-    out: dict[str, list[Any]] = {column: [] for column, _ in HEADER_COLUMNS.values()}
-    for item in items:
-        row: dict[str, Any] = dict.fromkeys(out)
-        for name, raw in item.headers:
-            if name in HEADER_COLUMNS and raw is not None:
-                row[HEADER_COLUMNS[name][0]] = parse(name, raw)
-        for column, value in row.items():
-            out[column].append(value)
-    return out
+    values = [parse(item.headers) for item in items]
+    columns = [column for column, _ in HEADER_COLUMNS.values()]
+    return {column: [row[index] for row in values] for index, column in enumerate(columns)}
 
 
 def events_table(

@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from ownlens_kafka.consumer import Ack, BaseKafkaConsumer
 from ownlens_kafka.dead_letter import Letter, Rejected
 from ownlens_kafka.envelope import Headers
+from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.lag import group_lag
 from ownlens_kafka.logs import with_logging
 from ownlens_kafka.models import EventModel
@@ -39,6 +40,7 @@ from ownlens_pipelines.warehouse import Warehouse, raw_table
 log = logging.getLogger(__name__)
 Step = Callable[[str], None]
 _WRITE_ATTEMPTS = 3
+_FOLLOW_ATTEMPTS = 5  # failures in a row, with no batch committed between, before giving up
 _RETRY_PAUSE_S = 0.5
 # Errors of the data in a row (a value DuckDB cannot type), as opposed to the warehouse's own.
 _ROW_ERRORS = (
@@ -67,6 +69,8 @@ class ExtractResult:
     rows_total: int = 0
     duration_s: float = 0.0
     latency_s: tuple[float | None, float | None, float | None] = (None, None, None)
+    slow_path: int = 0  # records the fast gate left to pydantic
+    write_costs: list[tuple[int, float]] = field(default_factory=list)  # rows, seconds per batch
 
     def metadata(self) -> dict[str, Any]:
         """Figures for Dagster metadata (the UI plots the numeric ones)."""
@@ -85,6 +89,7 @@ class ExtractResult:
             "latency_p50_s": p50,
             "latency_p95_s": p95,
             "latency_max_s": worst,
+            "slow_path": self.slow_path,
             "offsets": {str(p): list(r) for p, r in sorted(self.offsets.items())},
             "end_offsets_at_start": {str(p): e for p, e in sorted(self.targets.items())},
         }
@@ -108,33 +113,33 @@ class _Rows:
         self._validate = model.model_validate_json
         self._serialize = model.__pydantic_serializer__.to_json
         self._headers = headers
+        self.slow = 0
         self.values: list[bytes] = []
         self.partitions: list[int] = []
         self.offsets: list[int] = []
         self.keys: list[str | None] = []
-        self.header_values: dict[str, list[Any]] = {c: [] for c, _ in HEADER_COLUMNS.values()}
+        self.headers: list[tuple[Any, ...]] = []
 
     def accept(self, message: Message) -> None:
         """Judge one record; raising makes it a dead letter."""
         raw = message.value()
         value = self._gate(raw) if raw is not None else None
         if value is None:  # the gate declines what it cannot judge: pydantic decides
+            self.slow += 1
             value = self._serialize(self._validate(raw or b""))
-        found: dict[str, Any] = {}
-        for name, header in cast(Headers, message.headers() or ()):
-            if header is not None and name in HEADER_COLUMNS:
-                found[HEADER_COLUMNS[name][0]] = self._headers(name, header)
+        headers = self._headers(cast(Headers | None, message.headers()))
         key = message.key()
         self.values.append(value)
         self.partitions.append(cast(int, message.partition()))
         self.offsets.append(cast(int, message.offset()))
         self.keys.append(key.decode(errors="replace") if key is not None else None)
-        for column, values in self.header_values.items():
-            values.append(found.get(column))
+        self.headers.append(headers)
 
     def table(self, topic: str, topic_id: str | None) -> pa.Table:
         count = len(self.values)
         types = {c.name: c.arrow_type for c in METADATA_COLUMNS}
+        columns = [column for column, _ in HEADER_COLUMNS.values()]
+        by_column = list(zip(*self.headers, strict=True)) if count else [()] * len(columns)
         return pa.table(
             {
                 VALUE: pa.array(self.values, pa.string()),
@@ -143,7 +148,7 @@ class _Rows:
                 "_partition": pa.array(self.partitions, pa.int32()),
                 "_offset": pa.array(self.offsets, pa.int64()),
                 "_key": pa.array(self.keys, pa.string()),
-                **{c: pa.array(v, types[c]) for c, v in self.header_values.items()},
+                **{c: pa.array(v, types[c]) for c, v in zip(columns, by_column, strict=True)},
             }
         )
 
@@ -155,7 +160,8 @@ class _Batch:
     ack: Ack
     table: pa.Table
     topic_id: str | None
-    written: Future[tuple[list[tuple[int, int, str]], int]] | None = None
+    slow: int
+    written: Future[tuple[list[tuple[int, int, str]], int, float]] | None = None
 
 
 class KafkaExtractor:
@@ -208,7 +214,25 @@ class KafkaExtractor:
         write and commit-after-write; the warehouse is held only while a batch is written, and
         its table must exist (`Warehouse.ensure_raw_table`)."""
         result = ExtractResult(self.spec.name, raw_table(self.spec))
-        self._extract(result, stop, self.warehouse.connect, on_write)
+        failures = 0
+        while not stop.is_set():
+            batches = result.batches
+            try:
+                self._extract(result, stop, self.warehouse.connect, on_write)
+            except Exception as exc:  # restarts from the committed offsets: nothing lost
+                failures = 1 if result.batches > batches else failures + 1
+                if failures >= _FOLLOW_ATTEMPTS:
+                    raise
+                pause = min(_RETRY_PAUSE_S * 2**failures, 30.0)
+                log.warning(
+                    "following %s failed (%s: %s); starting again from the committed offsets "
+                    "in %.0f s",
+                    self.spec.name,
+                    type(exc).__name__,
+                    exc,
+                    pause,
+                )
+                stop.wait(pause)
         return result
 
     def _extract(
@@ -248,8 +272,10 @@ class KafkaExtractor:
                 if stop is None:
                     limit = min(limit, self.etl.max_records - read)
                 rows = _Rows(self.spec.model, self._headers)
-                ack = consumer.take(limit, 0.5, rows.accept)
-                batch = _Batch(ack, rows.table(topic, consumer.topic_ids.get(topic)), None)
+                with paused_gc():
+                    ack = consumer.take(limit, 0.5, rows.accept)
+                    table = rows.table(topic, consumer.topic_ids.get(topic))
+                batch = _Batch(ack, table, consumer.topic_ids.get(topic), rows.slow)
                 del rows
                 if inflight is not None:
                     settle(inflight)
@@ -272,7 +298,7 @@ class KafkaExtractor:
     ) -> None:
         """Once the batch's rows are durable: its dead letters, then its offsets."""
         assert batch.written is not None
-        failed, result.rows_total = batch.written.result()  # raises: nothing is committed
+        failed, result.rows_total, seconds = batch.written.result()  # raises: nothing committed
         self._step("rows")
         if failed:
             batch.ack.letters += self._row_letters(failed, consumer.topics[0], batch.topic_id)
@@ -283,6 +309,8 @@ class KafkaExtractor:
         result.rows_written += batch.table.num_rows - len(failed)
         result.dead_lettered += len(batch.ack.letters)
         result.batches += 1
+        result.slow_path += batch.slow
+        result.write_costs.append((batch.table.num_rows, seconds))
         result.note(batch.ack)
 
     def _step(self, name: str) -> None:
@@ -294,16 +322,19 @@ class KafkaExtractor:
         connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
         table: pa.Table,
         stop: threading.Event | None,
-    ) -> tuple[list[tuple[int, int, str]], int]:
+    ) -> tuple[list[tuple[int, int, str]], int, float]:
         """Write the batch; returns the rows DuckDB could not type (partition, offset, error),
-        written without them, and the table's row count. A catalog or transaction error is
-        retried on a fresh connection (the write is idempotent), so a follower survives it."""
+        written without them, the table's row count and the seconds the write took. A catalog
+        or transaction error is retried on a fresh connection (the write is idempotent), so a
+        follower survives it."""
         attempt = 1
         while True:
             try:
                 with connect() as connection:
+                    started = time.perf_counter()
                     failed = self._write_rows(connection, table)
-                    return failed, self.warehouse.count(connection, raw_table(self.spec))
+                    seconds = time.perf_counter() - started
+                    return failed, self.warehouse.count(connection, raw_table(self.spec)), seconds
             except _TRANSIENT as exc:
                 if attempt == _WRITE_ATTEMPTS or (stop is not None and stop.is_set()):
                     raise
