@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Generic, NamedTuple, cast
@@ -112,9 +112,15 @@ class BaseKafkaConsumer(StreamClient[M]):
         group_id: str | None = None,
         *,
         topics: Sequence[str] | None = None,
+        start: Mapping[TopicPartitionKey, int] | None = None,
+        until: Mapping[TopicPartitionKey, int] | None = None,
         **kwargs: Any,
     ) -> None:
+        """`start`: read exactly these partitions from these offsets, without joining the group;
+        `until`: hand out nothing at or after these offsets."""
         super().__init__(config, **kwargs)
+        self.start = dict(start) if start is not None else None
+        self.until = dict(until) if until is not None else None
         self.group_id = group_id or self.spec.group_id
         self.topics = [self.config.topic_name(t) for t in (topics or [self.spec.topic])]
         self.stats = ConsumerStats()
@@ -134,12 +140,15 @@ class BaseKafkaConsumer(StreamClient[M]):
         """The confluent-kafka Consumer, created and subscribed on first use."""
         if self._client is None:
             client = Consumer(self._client_settings(self.config.consumer_config(self.group_id)))
-            client.subscribe(
-                self.topics,
-                on_assign=self._on_assign,
-                on_revoke=self._on_revoke,
-                on_lost=self._on_lost,
-            )
+            if self.start is not None:
+                client.assign([TopicPartition(t, p, o) for (t, p), o in self.start.items()])
+            else:
+                client.subscribe(
+                    self.topics,
+                    on_assign=self._on_assign,
+                    on_revoke=self._on_revoke,
+                    on_lost=self._on_lost,
+                )
             self._client = client
         return self._client
 
@@ -178,6 +187,8 @@ class BaseKafkaConsumer(StreamClient[M]):
             messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked]
         if messages:
             messages = self._of_current_incarnation(messages)
+        if self.until is not None and messages:
+            messages = self._before_the_end(messages, self.until)
         ack = Ack()
         if not messages:
             return ack
@@ -204,6 +215,19 @@ class BaseKafkaConsumer(StreamClient[M]):
         self.stats.consumed += ack.accepted
         self.stats.dead_lettered += len(letters)
         return ack
+
+    def _before_the_end(
+        self, messages: list[Message], until: dict[TopicPartitionKey, int]
+    ) -> list[Message]:
+        kept = []
+        for message in messages:
+            where = cast(TopicPartitionKey, (message.topic(), message.partition()))
+            end = until.get(where)
+            if end is None or cast(int, message.offset()) < end:
+                kept.append(message)
+            else:  # reached: nothing more of this partition
+                self.positions[where] = max(self.positions.get(where, end), end)
+        return kept
 
     def _letter(self, message: Message, error: Exception) -> Letter:
         kind, reason = rejection(error)

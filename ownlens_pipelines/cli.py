@@ -13,6 +13,7 @@ import click
 from ownlens_kafka.cli import cli
 from ownlens_kafka.cli_errors import NO_SPACE, UserError
 from ownlens_kafka.cli_helpers import (
+    STREAM,
     STREAMS_HELP,
     cli_config,
     connection_check,
@@ -23,6 +24,7 @@ from ownlens_kafka.cli_helpers import (
 from ownlens_kafka.cli_output import Column, echo_json, print_table, printable
 from ownlens_kafka.cli_progress import ProgressView
 from ownlens_kafka.config import read_settings
+from ownlens_kafka.positions import Position
 from ownlens_kafka.streams import iter_streams
 from ownlens_pipelines.progress import Progress, listening
 from ownlens_pipelines.settings import ETLConfig
@@ -134,6 +136,84 @@ def stream(streams: tuple[str, ...], quiet: bool) -> None:
             view.update(name, written[name])
 
         stream_forever(specs, stop, report)
+
+
+class PositionType(click.ParamType[Position]):
+    """An offset or an ISO 8601 time."""
+
+    name = "OFFSET|TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Position:
+        if isinstance(value, Position):
+            return value
+        try:
+            return Position.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@cli.command(epilog=STREAMS_HELP)
+@click.argument("stream", type=STREAM)
+@click.option(
+    "--from",
+    "start",
+    type=PositionType(),
+    required=True,
+    help="First offset (on every partition) or ISO 8601 time, e.g. 2026-12-01T08:00:00Z.",
+)
+@click.option(
+    "--to",
+    "end",
+    type=PositionType(),
+    default=None,
+    help="Offset or time to stop before (default: the end offsets now).",
+)
+@json_option
+@quiet_option
+def reprocess(
+    stream: str, start: Position, end: Position | None, as_json: bool, quiet: bool
+) -> None:
+    """Read a range of STREAM again into its raw table, under a throwaway consumer group: the
+    live group's offsets never move, no row is written twice, and records invalid under the
+    current model are dead-lettered (once)."""
+    from ownlens_kafka.streams import get_stream
+    from ownlens_pipelines.reprocess import reprocess as read_again
+
+    settings = etl_settings()
+    connection_check(settings.kafka)
+    with ProgressView(quiet=quiet) as view:
+
+        def show(progress: Progress) -> None:
+            view.update(
+                progress.task,
+                progress.done,
+                progress.total,
+                dead_lettered=progress.dead_lettered,
+            )
+
+        with listening(show):
+            result = read_again(get_stream(stream), settings, start, end)
+    summary = {
+        "stream": stream,
+        "records": result.lag_before,
+        "rows_written": result.rows_written,
+        "dead_lettered": result.dead_lettered,
+        "range": {str(p): list(r) for p, r in sorted(result.offsets.items())},
+        "rows_in_table": result.rows_total,
+        "complete": result.caught_up,
+    }
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(
+            f"{stream}: {result.rows_written:,} rows written, {result.dead_lettered:,} "
+            f"dead-lettered of {result.lag_before:,} records in the range; "
+            f"{result.rows_total:,} rows in raw.{stream}"
+        )
+    if not result.caught_up:
+        raise UserError(f"{stream}: the range was not read to its end (see above)")
 
 
 @cli.command()

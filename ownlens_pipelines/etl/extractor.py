@@ -181,6 +181,7 @@ class KafkaExtractor:
         self.on_step = on_step  # told "rows", "letters", "offsets" as each batch reaches them
         self.warehouse = Warehouse(self.etl.warehouse)
         self._headers = HeaderParser()
+        self._range: tuple[dict[int, int], dict[int, int]] | None = None
 
     def _lag(self) -> dict[int, tuple[int, int]]:
         """partition -> (lag, end offset) for this group on the stream's topic."""
@@ -188,13 +189,23 @@ class KafkaExtractor:
         lags = group_lag(config, {self.group_id: [config.topic_name(self.spec.topic)]})
         return {p.partition: (p.lag, p.end) for p in lags}
 
-    def run(self) -> ExtractResult:
-        """Extract to the warehouse; every batch is written, then its offsets committed."""
+    def run(
+        self, start: dict[int, int] | None = None, end: dict[int, int] | None = None
+    ) -> ExtractResult:
+        """Extract to the warehouse; every batch is written, then its offsets committed. By
+        default the group's backlog up to the end offsets seen now; with `start` and `end`
+        (partition -> offset) exactly that range, read without joining the group."""
         started = time.monotonic()
         result = ExtractResult(self.spec.name, raw_table(self.spec))
-        before = self._lag()
-        result.lag_before = sum(lag for lag, _ in before.values())
-        result.targets = {p: end for p, (lag, end) in before.items() if lag > 0}
+        if start is None:
+            before = self._lag()
+            result.lag_before = sum(lag for lag, _ in before.values())
+            result.targets = {p: end for p, (lag, end) in before.items() if lag > 0}
+        else:
+            ends = end or {}
+            result.targets = {p: ends[p] for p in start if p in ends and start[p] < ends[p]}
+            result.lag_before = sum(result.targets[p] - start[p] for p in result.targets)
+            self._range = ({p: start[p] for p in result.targets}, result.targets)
         with self.warehouse.connect() as connection:
             self.warehouse.ensure_raw_table(connection, self.spec)
             [(since,)] = connection.execute("SELECT now()").fetchall()
@@ -203,7 +214,8 @@ class KafkaExtractor:
             result.rows_total = self.warehouse.count(connection, result.table)
             if result.rows_written:
                 result.latency_s = self._latency(connection, since)
-        result.lag_after = sum(lag for lag, _ in self._lag().values())
+        if start is None:
+            result.lag_after = sum(lag for lag, _ in self._lag().values())
         result.duration_s = time.monotonic() - started
         return result
 
@@ -244,10 +256,15 @@ class KafkaExtractor:
     ) -> None:
         """Fetch and judge batch n+1 while batch n is written; then commit batch n."""
         started = time.monotonic()
+        topic = self.etl.kafka.topic_name(self.spec.topic)
+        first, last = self._range or (None, None)
         consumer: BaseKafkaConsumer[Any] = BaseKafkaConsumer(
-            self.etl.kafka, self.group_id, stream=self.spec
+            self.etl.kafka,
+            self.group_id,
+            stream=self.spec,
+            start=None if first is None else {(topic, p): o for p, o in first.items()},
+            until=None if last is None else {(topic, p): o for p, o in last.items()},
         )
-        topic = consumer.topics[0]
         read, idle_since = 0, time.monotonic()
         inflight: _Batch | None = None
         with consumer, ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.spec.name}") as pool:
