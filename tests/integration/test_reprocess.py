@@ -12,7 +12,11 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import Producer
 
+import ownlens_pipelines.cli  # noqa: F401  (adds reprocess to `cli`)
+
 from ownlens_kafka import UserEventProducer, get_stream
+from ownlens_kafka.cli import cli
+from ownlens_kafka.config import reset_config
 from ownlens_kafka.lag import group_lag
 from ownlens_kafka.positions import Position
 from ownlens_pipelines.etl import KafkaExtractor
@@ -20,6 +24,7 @@ from ownlens_pipelines.reprocess import replay_stream_dead_letters, reprocess, r
 from ownlens_pipelines.resources import KafkaResource, WarehouseResource
 from ownlens_pipelines.settings import ETLConfig
 from tests.factories import valid_payload
+from tests.helpers import read_topic
 
 SPEC = get_stream("user_events")
 
@@ -92,20 +97,14 @@ def test_records_invalid_under_the_model_are_lettered_once(etl) -> None:
     assert KafkaExtractor(SPEC, etl).run().dead_lettered == 1
     reprocess(SPEC, etl, Position(offset=0))  # the letter exists: not written again
     dlq = etl.kafka.topic_name(SPEC.dlq_topic)
-    from tests.helpers import read_topic
-
     assert len(read_topic(etl.kafka, dlq, 1)) == 1
 
 
 def test_the_command_prints_a_summary_and_rejects_a_bad_position(etl, monkeypatch) -> None:
-    from ownlens_pipelines.cli import cli
-
     publish(etl, 9)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", etl.kafka.bootstrap_servers)
     monkeypatch.setenv("KAFKA_NAMESPACE", etl.kafka.namespace)
     monkeypatch.setenv("OWNLENS_WAREHOUSE", etl.warehouse)
-    from ownlens_kafka.config import reset_config
-
     reset_config()
     runner = CliRunner()
     done = runner.invoke(cli, ["reprocess", "user_events", "--from", "0", "--json", "--quiet"])
