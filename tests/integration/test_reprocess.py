@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from confluent_kafka import Producer
 
 import ownlens_pipelines.cli  # noqa: F401  (adds reprocess to `cli`)
-
 from ownlens_kafka import UserEventProducer, get_stream
 from ownlens_kafka.cli import cli
 from ownlens_kafka.config import reset_config
