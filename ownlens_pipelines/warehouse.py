@@ -28,6 +28,26 @@ _BATCH = "ownlens_batch"
 _OPENING = threading.Lock()
 
 
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _offset_ranges(batch: pa.Table) -> list[tuple[str, str | None, int, int, int]]:
+    """(topic, topic id, partition, first offset, last offset) of each partition in the batch."""
+    grouped = batch.group_by(["_topic", "_topic_id", "_partition"], use_threads=False).aggregate(
+        [("_offset", "min"), ("_offset", "max")]
+    )
+    return list(
+        zip(
+            *(
+                grouped.column(name).to_pylist()
+                for name in ("_topic", "_topic_id", "_partition", "_offset_min", "_offset_max")
+            ),
+            strict=True,
+        )
+    )
+
+
 def raw_table(spec: StreamSpec) -> str:
     return f"{RAW_SCHEMA}.{spec.name}"
 
@@ -116,23 +136,20 @@ class Warehouse:
             if VALUE in batch.column_names
             else f"SELECT * FROM {_BATCH}"
         )
+        replaced = " OR ".join(
+            f"(_topic = {_literal(topic)} AND _topic_id IS NOT DISTINCT FROM {_literal(topic_id)} "
+            f"AND _partition = {int(partition)} AND _offset BETWEEN {int(first)} AND {int(last)})"
+            for topic, topic_id, partition, first, last in _offset_ranges(batch)
+        )
+        # one statement list, so the writer thread takes the GIL once, not once per statement
+        script = (
+            f"BEGIN TRANSACTION; DELETE FROM {table} WHERE {replaced}; "
+            f"INSERT INTO {table} BY NAME SELECT *, now() AS {INGESTED_AT.name} FROM ({source}); "
+            "COMMIT"
+        )
         connection.register(_BATCH, batch)
         try:
-            connection.execute("BEGIN TRANSACTION")
-            ranges = connection.execute(
-                f"SELECT _topic, _topic_id, _partition, min(_offset), max(_offset) "
-                f"FROM {_BATCH} GROUP BY ALL"
-            ).fetchall()
-            for topic, topic_id, partition, first, last in ranges:
-                connection.execute(
-                    f"DELETE FROM {table} WHERE _topic = ? AND _topic_id IS NOT DISTINCT FROM ? "
-                    "AND _partition = ? AND _offset BETWEEN ? AND ?",
-                    [topic, topic_id, partition, first, last],
-                )
-            connection.execute(
-                f"INSERT INTO {table} BY NAME SELECT *, now() AS {INGESTED_AT.name} FROM ({source})"
-            )
-            connection.execute("COMMIT")
+            connection.execute(script)
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # the original error tells what happened
                 connection.execute("ROLLBACK")
