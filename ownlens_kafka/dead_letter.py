@@ -231,6 +231,8 @@ class DeadLetterWriter:
         self.pending = 0
         failures, self._failures = self._failures, []
         if remaining or failures:
+            # an idempotent producer that lost its broker may never recover: start a new one
+            self._client = None
             raise DeliveryError(
                 [DeliveryFailure.of(error, message) for error, _, message in failures],
                 f"dead-letter write failed ({remaining} unconfirmed, {len(failures)} rejected)",
