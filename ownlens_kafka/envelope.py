@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -39,13 +39,49 @@ class EventMetadata:
 
     @classmethod
     def from_headers(cls, headers: Headers | None) -> EventMetadata:
-        produced_at = header_value(headers, PRODUCED_AT)
-        version = header_value(headers, SCHEMA_VERSION)
-        return cls(
-            produced_at=datetime.fromisoformat(produced_at) if produced_at else None,
-            producer=header_value(headers, PRODUCER),
-            schema_version=int(version) if version and version.isdigit() else None,
-        )
+        """The metadata the headers carry; a value that cannot be read is None, never an error
+        (headers are metadata: a bad one must not stop a stream)."""
+        try:
+            return cls(
+                produced_at=parse_timestamp(_strict_text(headers, PRODUCED_AT)),
+                producer=_strict_text(headers, PRODUCER),
+                schema_version=parse_version(_strict_text(headers, SCHEMA_VERSION)),
+            )
+        except Exception:  # headers not even shaped as (name, value) pairs
+            return cls(produced_at=None, producer=None, schema_version=None)
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    """An ISO 8601 timestamp (naive means UTC), or None."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def parse_version(text: str | None) -> int | None:
+    """A schema version: plain ASCII digits within int32, or None."""
+    if not text or len(text) > 10 or not (text.isascii() and text.isdigit()):
+        return None
+    version = int(text)
+    return version if version < 2**31 else None
+
+
+def _strict_text(headers: Headers | None, name: str) -> str | None:
+    """The last value of header `name` as UTF-8 text, or None (also for bytes not UTF-8)."""
+    value: str | bytes | None = None
+    for key, raw in headers or ():
+        if key == name and raw is not None:
+            value = raw
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) else None
 
 
 def header_value(headers: Headers | None, name: str) -> str | None:

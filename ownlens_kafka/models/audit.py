@@ -14,10 +14,10 @@ from ownlens_kafka.models._types import (
     IpAddressStr,
     Name100,
     NonNegativeInt,
+    SensitiveStr255,
+    SensitiveStr500,
+    SensitiveText,
     Str50,
-    Str255,
-    Str500,
-    Text,
     UtcDatetime,
     date_of,
     utc_now,
@@ -29,26 +29,34 @@ AuditAction = Literal["READ", "WRITE", "DELETE", "UPDATE", "EXPORT", "EXECUTE", 
 class AuditLogCreate(EventModel):
     """An audited action on a resource, with its request and outcome."""
 
-    log_id: UUID = Field(default_factory=uuid4)
-    user_id: UUID | None = None
-    api_key_id: UUID | None = None
-    session_id: UUID | None = None
-    action: AuditAction
-    resource_type: Name100
-    resource_id: UUID | None = None
-    resource_identifier: Str255 | None = None
-    ip_address: IpAddressStr | None = None
-    user_agent: Text | None = None
-    endpoint: Str500 | None = None
-    method: HttpMethod | None = None
-    event_timestamp: UtcDatetime = Field(default_factory=utc_now)
-    event_date: EventDate = Field(default_factory=date_of("event_timestamp"))
-    success: bool
-    status_code: HttpStatusCode | None = None
-    error_message: Text | None = None
-    error_code: Str50 | None = None
-    request_data: FreeDict | None = None
-    response_data: FreeDict | None = None
-    request_size_bytes: NonNegativeInt | None = None
-    response_size_bytes: NonNegativeInt | None = None
-    response_time_ms: NonNegativeInt | None = None
+    log_id: UUID = Field(default_factory=uuid4, description="Unique id of the audit record.")
+    user_id: UUID | None = Field(None, description="User who acted, if any.")
+    api_key_id: UUID | None = Field(None, description="API key used, if any.")
+    session_id: UUID | None = Field(None, description="Session the action belongs to.")
+    action: AuditAction = Field(description="Kind of action performed.")
+    resource_type: Name100 = Field(description="Type of the resource acted on.")
+    resource_id: UUID | None = Field(None, description="Id of the resource acted on.")
+    resource_identifier: SensitiveStr255 | None = Field(
+        None, description="Other identifier of the resource (may identify a person)."
+    )
+    ip_address: IpAddressStr | None = Field(None, description="Client IP address (personal).")
+    user_agent: SensitiveText | None = Field(None, description="Client user agent (personal).")
+    endpoint: SensitiveStr500 | None = Field(None, description="Request path called.")
+    method: HttpMethod | None = Field(None, description="HTTP method of the request.")
+    event_timestamp: UtcDatetime = Field(
+        default_factory=utc_now, description="When the action happened (UTC)."
+    )
+    event_date: EventDate = Field(
+        default_factory=date_of("event_timestamp"), description="UTC date of event_timestamp."
+    )
+    success: bool = Field(description="Whether the action succeeded.")
+    status_code: HttpStatusCode | None = Field(None, description="HTTP status code returned.")
+    error_message: SensitiveText | None = Field(None, description="Error message on failure.")
+    error_code: Str50 | None = Field(None, description="Error code on failure.")
+    request_data: FreeDict | None = Field(None, description="Free-form request details.")
+    response_data: FreeDict | None = Field(None, description="Free-form response details.")
+    request_size_bytes: NonNegativeInt | None = Field(None, description="Request size in bytes.")
+    response_size_bytes: NonNegativeInt | None = Field(None, description="Response size in bytes.")
+    response_time_ms: NonNegativeInt | None = Field(
+        None, description="Response time in milliseconds."
+    )

@@ -11,8 +11,8 @@ from ownlens_kafka.models._types import (
     FreeDict,
     HttpUrlStr,
     NonNegativeInt,
+    SensitiveText,
     Str100,
-    Text,
     UtcDatetime,
     UuidList,
     date_of,
@@ -34,22 +34,30 @@ ComplianceStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANC
 class ComplianceEventCreate(EventModel):
     """A step in the handling of a compliance request (GDPR, retention, consent)."""
 
-    event_id: UUID = Field(default_factory=uuid4)
-    compliance_type: ComplianceType
-    event_type: ComplianceEventType
-    description: Text | None = None
-    user_id: UUID | None = None
-    requested_by: UUID | None = None
-    processed_by: UUID | None = None
-    resource_type: Str100 | None = None
-    resource_ids: UuidList | None = None
-    data_scope: FreeDict | None = None
-    status: ComplianceStatus
-    status_message: Text | None = None
-    requested_at: UtcDatetime | None = None
-    processed_at: Annotated[UtcDatetime, not_before("requested_at")] | None = None
-    completed_at: Annotated[UtcDatetime, not_before("requested_at", "processed_at")] | None = None
-    event_timestamp: UtcDatetime = Field(default_factory=utc_now)
-    event_date: EventDate = Field(default_factory=date_of("event_timestamp"))
-    records_affected: NonNegativeInt | None = None
-    data_export_url: HttpUrlStr | None = None
+    event_id: UUID = Field(default_factory=uuid4, description="Unique id of the event.")
+    compliance_type: ComplianceType = Field(description="Kind of compliance request.")
+    event_type: ComplianceEventType = Field(description="Step of the request this event records.")
+    description: SensitiveText | None = Field(None, description="What happened, in words.")
+    user_id: UUID | None = Field(None, description="Data subject of the request.")
+    requested_by: UUID | None = Field(None, description="Who made the request.")
+    processed_by: UUID | None = Field(None, description="Who processed the request.")
+    resource_type: Str100 | None = Field(None, description="Type of the resources concerned.")
+    resource_ids: UuidList | None = Field(None, description="Ids of the resources concerned.")
+    data_scope: FreeDict | None = Field(None, description="Free-form scope of the data concerned.")
+    status: ComplianceStatus = Field(description="Status of the request after this step.")
+    status_message: SensitiveText | None = Field(None, description="Details of the status.")
+    requested_at: UtcDatetime | None = Field(None, description="When it was requested (UTC).")
+    processed_at: Annotated[UtcDatetime, not_before("requested_at")] | None = Field(
+        None, description="When it was processed (UTC, not before requested_at)."
+    )
+    completed_at: Annotated[UtcDatetime, not_before("requested_at", "processed_at")] | None = Field(
+        None, description="When it was completed (UTC, not before the earlier steps)."
+    )
+    event_timestamp: UtcDatetime = Field(
+        default_factory=utc_now, description="When this event happened (UTC)."
+    )
+    event_date: EventDate = Field(
+        default_factory=date_of("event_timestamp"), description="UTC date of event_timestamp."
+    )
+    records_affected: NonNegativeInt | None = Field(None, description="Number of records touched.")
+    data_export_url: HttpUrlStr | None = Field(None, description="Where the export can be fetched.")

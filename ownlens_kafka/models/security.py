@@ -10,7 +10,7 @@ from ownlens_kafka.models._types import (
     EventDate,
     FreeDict,
     IpAddressStr,
-    Text,
+    SensitiveText,
     UtcDatetime,
     date_of,
     utc_now,
@@ -31,16 +31,20 @@ EventSeverity = Literal["INFO", "WARNING", "ERROR", "CRITICAL"]
 class SecurityEventCreate(EventModel):
     """An authentication, authorization or suspicious-activity event."""
 
-    event_id: UUID = Field(default_factory=uuid4)
-    user_id: UUID | None = None
-    ip_address: IpAddressStr | None = None
-    user_agent: Text | None = None
-    event_type: SecurityEventType
-    event_severity: EventSeverity
-    description: Text | None = None
-    success: bool
-    failure_reason: Text | None = None
-    event_timestamp: UtcDatetime = Field(default_factory=utc_now)
-    event_date: EventDate = Field(default_factory=date_of("event_timestamp"))
-    session_id: UUID | None = None
-    event_data: FreeDict | None = None
+    event_id: UUID = Field(default_factory=uuid4, description="Unique id of the event.")
+    user_id: UUID | None = Field(None, description="User concerned, if known.")
+    ip_address: IpAddressStr | None = Field(None, description="Client IP address (personal).")
+    user_agent: SensitiveText | None = Field(None, description="Client user agent (personal).")
+    event_type: SecurityEventType = Field(description="Kind of security event.")
+    event_severity: EventSeverity = Field(description="Severity.")
+    description: SensitiveText | None = Field(None, description="What happened, in words.")
+    success: bool = Field(description="Whether the attempt succeeded.")
+    failure_reason: SensitiveText | None = Field(None, description="Why it failed.")
+    event_timestamp: UtcDatetime = Field(
+        default_factory=utc_now, description="When it happened (UTC)."
+    )
+    event_date: EventDate = Field(
+        default_factory=date_of("event_timestamp"), description="UTC date of event_timestamp."
+    )
+    session_id: UUID | None = Field(None, description="Session concerned.")
+    event_data: FreeDict | None = Field(None, description="Free-form details.")

@@ -3,7 +3,7 @@
 import json
 import typing
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from ownlens_kafka.envelope import EventMetadata
 from ownlens_kafka.models import (
     ArticleCreate,
     AuditLogCreate,
@@ -25,6 +26,7 @@ from ownlens_kafka.models import (
     SessionCreate,
     UserEventCreate,
 )
+from ownlens_kafka.models._types import AgreesWith, DateOf, NotBefore
 from tests.factories import MODELS, valid_payload
 
 ModelCls = type[EventModel]
@@ -837,3 +839,175 @@ def test_free_dict_depth_bound(depth: int) -> None:
         ModelPredictionCreate.model_validate(payload)
     else:
         rejected(ModelPredictionCreate, payload, "input_features")
+
+
+@by_name
+def test_every_field_has_a_description(model: ModelCls) -> None:
+    properties = model.model_json_schema()["properties"]
+    for name, field in model.model_fields.items():
+        assert field.description, name
+        assert properties[name]["description"] == field.description
+        assert "\n" not in field.description
+
+
+# Validators that cannot escape, limits that hold ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:30:00-01:00",
+        datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_a_timestamp_outside_the_range_in_utc_is_a_validation_error(value: Any) -> None:
+    errors = rejected(
+        UserEventCreate, valid_payload(UserEventCreate, event_timestamp=value), "event_timestamp"
+    )
+    assert errors[0]["type"] == "value_error"
+    assert "1-9999" in errors[0]["msg"]
+
+
+@pytest.mark.parametrize(
+    "value", ["2025-03-14T09:00:00Z", "2025-03-14T09:00:00+00:00", "2025-03-14T09:00:00-00:00"]
+)
+def test_a_zero_offset_is_utc_already(value: str) -> None:
+    stamp = build(UserEventCreate, event_timestamp=value).event_timestamp
+    assert stamp.utcoffset() == timedelta(0)
+    assert stamp == datetime(2025, 3, 14, 9, tzinfo=UTC)
+    assert UserEventCreate.model_validate_json(build(UserEventCreate).model_dump_json())
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ({"blob": "\x00" * 10_920}, True),  # escaped as \u0000: six bytes each
+        ({"blob": "\x00" * 10_925}, False),
+        ({"blob": "😀" * 16_380}, True),  # four UTF-8 bytes each
+        ({"blob": "😀" * 16_384}, False),
+        ({f"k{i}": 10**1000 for i in range(60)}, True),
+        ({f"k{i}": 10**1000 for i in range(70)}, False),  # numbers count too
+        ({"a": {"b": ["x" * 1000] * 66}}, False),  # and nested values
+        ({f"a{i}": [1.2345678901234567e-300] * 1000 for i in range(3)}, False),
+    ],
+    ids=[
+        "nul-ok",
+        "nul-over",
+        "emoji-ok",
+        "emoji-over",
+        "ints-ok",
+        "ints-over",
+        "nested",
+        "floats",
+    ],
+)
+def test_free_dict_size_counts_utf8_bytes_of_the_whole_json(
+    value: dict[str, Any], ok: bool
+) -> None:
+    payload = valid_payload(UserEventCreate, metadata=value)
+    if ok:
+        assert build(UserEventCreate, metadata=value).metadata == value
+    else:
+        errors = rejected(UserEventCreate, payload, "metadata")
+        assert "exceeds the limit of 65536 bytes" in errors[0]["msg"]
+
+
+def test_free_dict_size_bound_is_exact() -> None:
+    filler = len(json.dumps({"blob": ""}, separators=(",", ":")))
+    exact = {"blob": "x" * (65_536 - filler)}
+    assert build(UserEventCreate, metadata=exact).metadata == exact
+    rejected(
+        UserEventCreate,
+        valid_payload(UserEventCreate, metadata={"blob": "x" * (65_537 - filler)}),
+        "metadata",
+    )
+
+
+def test_a_10000_deep_dict_is_a_clean_validation_error() -> None:
+    errors = rejected(
+        UserEventCreate, valid_payload(UserEventCreate, metadata=nested(10_000)), "metadata"
+    )
+    assert "deeper than 5" in errors[0]["msg"]
+
+
+def test_free_dict_messages_name_no_key_or_value() -> None:
+    secret = "secret-key@example.com"
+    for value in [
+        {secret * 5: 1},
+        {"a": {secret * 5: 1}},
+        {"a": {secret}},
+        {"a": nested(6) | {secret: 1}},
+    ]:
+        for error in rejected(
+            UserEventCreate, valid_payload(UserEventCreate, metadata=value), "metadata"
+        ):
+            assert secret not in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "name", ["Europe/Paris\x00", "../" * 20, "a" * 64, "\udcff", "tzdata", "__init__"]
+)
+def test_odd_timezone_names_are_validation_errors(name: str) -> None:
+    rejected(UserEventCreate, valid_payload(UserEventCreate, timezone=name), "timezone")
+
+
+# Headers never raise --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (
+            [
+                ("schema_version", b"3"),
+                ("producer", b"p"),
+                ("produced_at", b"2025-03-14T09:00:00+01:00"),
+            ],
+            (datetime(2025, 3, 14, 8, tzinfo=UTC), "p", 3),
+        ),
+        (
+            [("produced_at", b"2025-03-14T09:00:00")],
+            (datetime(2025, 3, 14, 9, tzinfo=UTC), None, None),
+        ),
+        ([("schema_version", "²".encode())], (None, None, None)),  # isdigit() but not int()
+        ([("schema_version", "١٢".encode())], (None, None, None)),  # Arabic-Indic digits
+        ([("schema_version", b"2147483648")], (None, None, None)),
+        ([("schema_version", b"-1"), ("produced_at", b"yesterday")], (None, None, None)),
+        ([("producer", b"\xff\xfe"), ("produced_at", b"\xff")], (None, None, None)),
+        ([("schema_version", None), ("produced_at", b"")], (None, None, None)),
+        (None, (None, None, None)),
+    ],
+)
+def test_metadata_headers_never_raise(headers: Any, expected: tuple[Any, ...]) -> None:
+    metadata = EventMetadata.from_headers(headers)
+    assert (metadata.produced_at, metadata.producer, metadata.schema_version) == expected
+
+
+def test_metadata_of_malformed_headers_is_empty() -> None:
+    metadata = EventMetadata.from_headers(cast(Any, [("schema_version",), 5]))
+    assert metadata == EventMetadata(None, None, None)
+
+
+@by_name
+def test_derived_dates_and_ordering_rules_name_earlier_fields(model: ModelCls) -> None:
+    """pydantic passes only earlier fields to a rule (`info.data`): a later source would be
+    silently ignored (or, for a derived default, raise KeyError)."""
+    names = list(model.model_fields)
+    for index, (name, field) in enumerate(model.model_fields.items()):
+        factory = field.default_factory
+        sources = [factory.source] if isinstance(factory, DateOf) else []
+        for rule in _rules(field.annotation, field.metadata):
+            sources += [rule.source] if isinstance(rule, AgreesWith) else list(rule.sources)
+        for source in sources:
+            assert source in names[:index], f"{name} refers to {source}, not declared before"
+
+
+def _rules(annotation: Any, metadata: list[Any]) -> list[Any]:
+    found = [
+        m.func for m in metadata if isinstance(getattr(m, "func", None), AgreesWith | NotBefore)
+    ]
+    for arg in typing.get_args(annotation):
+        extras = list(arg.__metadata__) if hasattr(arg, "__metadata__") else []
+        found += _rules(arg, extras)
+    return found
