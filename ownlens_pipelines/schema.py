@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from operator import attrgetter
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -16,7 +16,14 @@ import pyarrow as pa
 from pydantic_core import to_json
 
 from ownlens_kafka.consumer import ConsumedEvent
-from ownlens_kafka.envelope import PRODUCED_AT, PRODUCER, SCHEMA_VERSION, Headers
+from ownlens_kafka.envelope import (
+    PRODUCED_AT,
+    PRODUCER,
+    SCHEMA_VERSION,
+    Headers,
+    parse_timestamp,
+    parse_version,
+)
 from ownlens_kafka.models import EventModel
 
 
@@ -116,23 +123,10 @@ def _convert(values: list[Any], column: Column) -> pa.Array:
     return pa.array(values, type=column.arrow_type)
 
 
-def _timestamp(text: str) -> datetime | None:
-    """A header timestamp, or None: headers are metadata, a bad one must not block a stream."""
-    try:
-        parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _version(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**31 else None
-
-
 HEADER_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    PRODUCED_AT: ("_produced_at", _timestamp),
+    PRODUCED_AT: ("_produced_at", parse_timestamp),
     PRODUCER: ("_producer", str),
-    SCHEMA_VERSION: ("_schema_version", _version),
+    SCHEMA_VERSION: ("_schema_version", parse_version),
 }
 
 

@@ -9,7 +9,6 @@ committed only once its rows are durable.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from ownlens_kafka.consumer import Ack, BaseKafkaConsumer
 from ownlens_kafka.dead_letter import Letter, Rejected
 from ownlens_kafka.envelope import Headers
+from ownlens_kafka.gate import gate_for
 from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.lag import group_lag
 from ownlens_kafka.logs import with_logging
@@ -105,11 +105,7 @@ class _Rows:
     canonical JSON, and where it came from."""
 
     def __init__(self, model: type[EventModel], headers: HeaderParser) -> None:
-        try:  # TODO(lead): the fast gate lands with the models helper's change
-            gate_for = importlib.import_module("ownlens_kafka.gate").gate_for
-            self._gate: Callable[[bytes], bytes | None] = gate_for(model)
-        except ImportError:
-            self._gate = lambda value: None
+        self._gate = gate_for(model)
         self._validate = model.model_validate_json
         self._serialize = model.__pydantic_serializer__.to_json
         self._headers = headers
