@@ -20,8 +20,8 @@ def producer(spec: StreamSpec) -> BaseKafkaProducer[Any]:
 
 def as_read(value: dict[str, Any], spec: StreamSpec) -> dict[str, Any]:
     """What a consumer reads from the JSON: the model it validates to, dumped."""
-    model = spec.model.model_validate(value)
-    return json.loads(model.model_dump_json())
+    read: dict[str, Any] = json.loads(spec.model.model_validate(value).model_dump_json())
+    return read
 
 
 @pytest.mark.parametrize("spec", STREAMS, ids=lambda s: s.name)
