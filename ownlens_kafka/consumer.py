@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
 Accept = Callable[[Message], object]
 _CHUNK = 1_000
+# commit refusals meaning this member no longer owns the partitions
+_MEMBERSHIP_LOST = frozenset(
+    {
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
 
 
 class ConsumedEvent(NamedTuple, Generic[M]):
@@ -67,6 +76,7 @@ class Ack:
     ranges: dict[TopicPartitionKey, tuple[int, int]] = field(default_factory=dict)
     letters: list[Letter] = field(default_factory=list)
     accepted: int = 0
+    topic_ids: dict[str, str | None] = field(default_factory=dict)  # incarnations read
 
     def __bool__(self) -> bool:
         return bool(self.ranges)
@@ -77,6 +87,7 @@ class Ack:
             self.ranges[where] = (first, last) if known is None else (known[0], last)
         self.letters += other.letters
         self.accepted += other.accepted
+        self.topic_ids.update(other.topic_ids)
 
     def drop(self, partitions: set[TopicPartitionKey]) -> None:
         for where in partitions:
@@ -189,7 +200,7 @@ class BaseKafkaConsumer(StreamClient[M]):
             messages = self._of_current_incarnation(messages)
         if self.until is not None and messages:
             messages = self._before_the_end(messages, self.until)
-        ack = Ack()
+        ack = Ack(topic_ids={topic: self.topic_ids.get(topic) for topic in self.topics})
         if not messages:
             return ack
         ranges, letters = ack.ranges, ack.letters
@@ -331,13 +342,45 @@ class BaseKafkaConsumer(StreamClient[M]):
         return self._dead_letters.write(letters, self.dead_letter_timeout) if letters else 0
 
     def commit_offsets(self, ack: Ack) -> list[TopicPartition]:
-        """Commit the end of each range of the batch on the partitions this member still holds."""
+        """Commit the end of each range of the batch on the partitions this member still holds,
+        of topics still in the incarnation the batch was read from (a group outlives a deleted
+        topic: an old offset committed on the new one would skip its first records). A commit
+        refused because this member lost its partitions is dropped with a warning: their new
+        owner reads the records again."""
         if not ack or self._client is None:
             return []
-        offsets = _next_offsets(ack, self.assignment())
+        offsets = _next_offsets(self._still_current(ack), self.assignment())
         if offsets:
-            self._client.commit(offsets=offsets, asynchronous=False)
+            try:
+                self._client.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                if exc.args[0].code() not in _MEMBERSHIP_LOST:
+                    raise
+                log.warning(
+                    "consumer %s lost its partitions before committing; their records will be "
+                    "delivered again: %s",
+                    self.group_id,
+                    exc.args[0].str(),
+                )
+                return []
         return offsets
+
+    def _still_current(self, ack: Ack) -> Ack:
+        """The batch without the ranges of topics deleted and created again since it was read."""
+        now = self._topic_ids()
+        gone = {topic for topic, read in ack.topic_ids.items() if now.get(topic, read) != read}
+        if not gone:
+            return ack
+        log.warning(
+            "consumer %s: %s deleted and created again since the batch was read; not "
+            "committing its offsets there",
+            self.group_id,
+            ", ".join(sorted(gone)),
+        )
+        current = Ack(topic_ids=ack.topic_ids)
+        current.merge(ack)
+        current.drop({where for where in current.ranges if where[0] in gone})
+        return current
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info(
@@ -355,7 +398,9 @@ class BaseKafkaConsumer(StreamClient[M]):
             try:  # raising here would break librdkafka's callback
                 if ack.letters:
                     self._dead_letters.write(ack.letters, self.dead_letter_timeout)
-                consumer.commit(offsets=_next_offsets(ack, revoked), asynchronous=False)
+                offsets = _next_offsets(self._still_current(ack), revoked)
+                if offsets:
+                    consumer.commit(offsets=offsets, asynchronous=False)
             except Exception as exc:
                 log.warning(
                     "consumer %s could not commit %d revoked partition(s), their records "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ownlens_kafka import KafkaConfig, UserEventConsumer
@@ -22,7 +23,7 @@ class FakeClient:
 
 def consumer_with_pending() -> Any:
     """Records up to offsets 9, 19 and 29 of partitions 0-2 handed out, not committed."""
-    consumer = UserEventConsumer(KafkaConfig())
+    consumer: Any = UserEventConsumer(KafkaConfig())
     consumer._pending = Ack({("t", 0): (0, 9), ("t", 1): (15, 19), ("t", 2): (29, 29)})
     consumer._topic_ids = lambda: {"t": None}  # no cluster to ask
     return consumer
@@ -107,3 +108,41 @@ def test_records_fetched_before_their_partition_was_revoked_are_not_handed_out()
     items = consumer.consume_batch(10, 0.1)
     assert [(i.partition, i.offset) for i in items] == [(1, 20)]
     assert ("t", 0) not in pending(consumer) and consumer.positions == {("t", 1): 21}
+
+
+class HoldingClient(FakeClient):
+    """A client holding partitions 0-2 of `t`, whose commits may be refused."""
+
+    def __init__(self, refuse: int | None = None) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("t", p) for p in range(3)]
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        if self.refuse is not None:
+            raise KafkaException(KafkaError(self.refuse))
+        super().commit(offsets, asynchronous)
+
+
+def test_offsets_read_from_a_topic_since_deleted_and_created_again_are_not_committed() -> None:
+    consumer, client = consumer_with_pending(), HoldingClient()
+    consumer._client = client
+    batch = Ack({("t", 0): (0, 9)}, topic_ids={"t": "first"})
+    consumer._topic_ids = lambda: {"t": "second"}  # recreated after the batch was read
+    assert consumer.commit_offsets(batch) == [] and client.commits == []
+    consumer._topic_ids = lambda: {"t": "first"}
+    assert [(tp.partition, tp.offset) for tp in consumer.commit_offsets(batch)] == [(0, 10)]
+
+
+def test_a_commit_refused_because_the_member_lost_its_partitions_is_dropped(caplog) -> None:
+    consumer = consumer_with_pending()
+    consumer._client = HoldingClient(refuse=KafkaError.UNKNOWN_MEMBER_ID)
+    batch = Ack({("t", 0): (0, 9)}, topic_ids={"t": None})
+    with caplog.at_level(logging.WARNING, logger="ownlens_kafka.consumer"):
+        assert consumer.commit_offsets(batch) == []
+    assert "delivered again" in caplog.text
+    consumer._client = HoldingClient(refuse=KafkaError._TRANSPORT)  # any other failure raises
+    with pytest.raises(KafkaException):
+        consumer.commit_offsets(batch)
