@@ -63,7 +63,7 @@ def extract(config: KafkaConfig, count: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as directory:
         etl = ETLConfig(kafka=config, warehouse=f"{directory}/w.duckdb")
-        result = KafkaExtractor(SPEC, etl).run()
+        result = KafkaExtractor(SPEC, etl, group_id=f"bench-{uuid.uuid4().hex}").run()
     assert result.rows_written + result.dead_lettered == count, result
     first, last = _cost_per_row(result.write_costs[:]), _cost_per_row(result.write_costs[::-1])
     return {
@@ -199,15 +199,16 @@ def peak_rss_mb() -> float:
 
 def run_child(kind: str, config: KafkaConfig, count: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--count", str(count)],
         input=config.secret_json(),
-        check=True,
         capture_output=True,
         text=True,
         env=env,
-    ).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    )
+    if done.returncode:
+        raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
