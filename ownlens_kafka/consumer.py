@@ -194,8 +194,8 @@ class BaseKafkaConsumer(StreamClient[M]):
         nothing is committed here."""
         self._revoked.clear()
         messages = self._fetch(max_messages, timeout)
-        if self._revoked:  # fetched before a rebalance took the partition: not ours to hand out
-            messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked]
+        if self._revoked:
+            messages = self._of_held_partitions(messages)
         if messages:
             messages = self._of_current_incarnation(messages)
         if self.until is not None and messages:
@@ -227,6 +227,23 @@ class BaseKafkaConsumer(StreamClient[M]):
         self.stats.dead_lettered += len(letters)
         return ack
 
+    def _of_held_partitions(self, messages: list[Message]) -> list[Message]:
+        """A rebalance during the fetch: records of a partition taken away are not ours to hand
+        out; a partition given back meanwhile is read again from the earliest of them."""
+        held = self.assignment()
+        kept: list[Message] = []
+        again: dict[TopicPartitionKey, int] = {}
+        for message in messages:
+            where = cast(TopicPartitionKey, (message.topic(), message.partition()))
+            if where not in self._revoked:
+                kept.append(message)
+            elif where in held:
+                offset = cast(int, message.offset())
+                again[where] = min(again.get(where, offset), offset)
+        for (topic, partition), offset in again.items():
+            self.client.seek(TopicPartition(topic, partition, offset))
+        return kept
+
     def _before_the_end(
         self, messages: list[Message], until: dict[TopicPartitionKey, int]
     ) -> list[Message]:
@@ -236,8 +253,9 @@ class BaseKafkaConsumer(StreamClient[M]):
             end = until.get(where)
             if end is None or cast(int, message.offset()) < end:
                 kept.append(message)
-            else:  # reached: nothing more of this partition
-                self.positions[where] = max(self.positions.get(where, end), end)
+            elif self.positions.get(where, -1) < end:  # reached: fetch nothing more of it
+                self.positions[where] = end
+                self.client.pause([TopicPartition(*where)])
         return kept
 
     def _letter(self, message: Message, error: Exception) -> Letter:
@@ -347,9 +365,14 @@ class BaseKafkaConsumer(StreamClient[M]):
         topic: an old offset committed on the new one would skip its first records). A commit
         refused because this member lost its partitions is dropped with a warning: their new
         owner reads the records again."""
-        if not ack or self._client is None:
+        if not ack or self._client is None or self.start is not None:
+            return []  # a range read by assignment leaves no trace in any group
+        try:
+            current = self._still_current(ack)
+        except KafkaException as exc:  # cannot tell which incarnation: the next commit covers it
+            log.warning("consumer %s: no topic ids, not committing now: %s", self.group_id, exc)
             return []
-        offsets = _next_offsets(self._still_current(ack), self.assignment())
+        offsets = _next_offsets(current, self.assignment())
         if offsets:
             try:
                 self._client.commit(offsets=offsets, asynchronous=False)

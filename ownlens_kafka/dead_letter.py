@@ -6,12 +6,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.envelope import (
@@ -25,6 +34,7 @@ from ownlens_kafka.envelope import (
     header_value,
 )
 from ownlens_kafka.errors import DeliveryError, DeliveryFailure
+from ownlens_kafka.lag import UnknownTopicError, watermarks
 from ownlens_kafka.logs import with_logging
 from ownlens_kafka.producer import enqueue
 
@@ -53,8 +63,7 @@ REASON_MAX_BYTES = 4_096
 # Room left for the record batch framing, per-header overhead and the topic name.
 _FRAMING_BYTES = 2_048
 _BROKER_REFUSED_CAP = 64 * 1024  # a letter the broker refused as too large is cut to this
-_SCAN_CHUNK = 2_000
-_SCAN_MAX = 200_000
+_SCAN_MARGIN_MS = 3_600_000  # producers' clocks may disagree: look an hour further back
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -71,9 +80,11 @@ class Rejected:
     key: bytes | None
     value: bytes | None
     headers: Headers
+    timestamp: int | None = None  # ms, as the source topic stamped the record
 
     @classmethod
     def from_message(cls, message: Message) -> Rejected:
+        kind, stamp = message.timestamp()
         return cls(
             cast(str, message.topic()),
             cast(int, message.partition()),
@@ -81,6 +92,7 @@ class Rejected:
             message.key(),
             message.value(),
             cast(Headers, message.headers() or []),
+            None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
         )
 
 
@@ -150,9 +162,9 @@ class _Source:
 
 
 class DeadLetterWriter:
-    """Copies rejected records to `<topic>-dlq`, into the partition of the same number, so that
-    the letters of one source partition are in source order and the newest tells how far
-    lettering got; `write()` skips what an earlier, crashed attempt already wrote."""
+    """Copies rejected records to `<topic>-dlq`, into the partition of the same number;
+    `write()` skips records an earlier attempt (a crashed process, a retried batch, another
+    group or a reprocessing) already lettered, as the dead-letter topic itself tells."""
 
     def __init__(self, config: KafkaConfig, settings: dict[str, Any]) -> None:
         self._config = config
@@ -161,7 +173,8 @@ class DeadLetterWriter:
         self._client: Producer | None = None
         self._failures: list[tuple[KafkaError, Letter | None, Message]] = []
         self._partitions: dict[str, int] = {}
-        self._lettered: dict[_Source, tuple[str | None, int]] = {}  # incarnation, last offset
+        # first letters known per source partition: (incarnation, source offset)
+        self._lettered: dict[_Source, set[tuple[str | None, int]]] = {}
         self.pending = 0
 
     @property
@@ -174,7 +187,6 @@ class DeadLetterWriter:
         """Enqueue one letter (no check for an earlier copy: `write()` does that)."""
         topic = dead_letter_topic(letter.record.topic)
         value, key, headers = fitted(letter, limit or self.max_bytes)
-        partitions = self._partition_count(topic)
         enqueue(
             self.client,
             topic,
@@ -182,7 +194,7 @@ class DeadLetterWriter:
             key,
             headers,
             lambda error, message: self._on_delivery(error, message, letter),
-            partition=letter.record.partition % partitions if partitions else None,
+            partition=letter.record.partition % self._partition_count(topic),
         )
         self.pending += 1
 
@@ -193,19 +205,26 @@ class DeadLetterWriter:
     def write(self, letters: Sequence[Letter], timeout: float) -> int:
         """Letter each record not lettered before and wait until all are acknowledged; returns
         how many were written. Raises DeliveryError if any was not."""
-        # in source order: the newest letter of a partition then implies all before it
-        fresh = sorted(
-            self._unwritten(letters, timeout),
-            key=lambda letter: (letter.record.topic, letter.record.partition, letter.record.offset),
-        )
-        for letter in fresh:
-            self.send(letter)
-        self.flush(timeout)
+        fresh = self._unwritten(letters, timeout)
+        try:
+            for letter in fresh:
+                self.send(letter)
+            self.flush(timeout)
+        except Exception:  # which of them arrived is unknown: read the topic again next time
+            self.forget({(x.record.topic, x.record.partition) for x in fresh})
+            raise
+        floors: dict[_Source, int] = {}
+        for letter in letters:
+            source = _Source(letter.record.topic, letter.record.partition)
+            floors[source] = min(floors.get(source, letter.record.offset), letter.record.offset)
         for letter in fresh:
             if letter.attempts == 1:
                 record = letter.record
-                source = _Source(record.topic, record.partition)
-                self._lettered[source] = (letter.topic_id, record.offset)
+                known = self._lettered.setdefault(_Source(record.topic, record.partition), set())
+                known.add((letter.topic_id, record.offset))
+        for source, floor in floors.items():  # records are read in order: older marks are done
+            if source in self._lettered:
+                self._lettered[source] = {m for m in self._lettered[source] if m[1] >= floor}
         return len(fresh)
 
     def flush(self, timeout: float) -> None:
@@ -234,7 +253,7 @@ class DeadLetterWriter:
             # an idempotent producer that lost its broker may never recover: start a new one
             self._client = None
             raise DeliveryError(
-                [DeliveryFailure.of(error, message) for error, _, message in failures],
+                [_failure(error, message) for error, _, message in failures],
                 f"dead-letter write failed ({remaining} unconfirmed, {len(failures)} rejected)",
             )
 
@@ -244,59 +263,64 @@ class DeadLetterWriter:
             self._lettered.pop(_Source(topic, partition), None)
 
     def _unwritten(self, letters: Sequence[Letter], timeout: float) -> list[Letter]:
-        firsts = [letter for letter in letters if letter.attempts == 1]
-        unknown = {
-            _Source(letter.record.topic, letter.record.partition)
-            for letter in firsts
-            if _Source(letter.record.topic, letter.record.partition) not in self._lettered
-        }
-        if unknown:
-            self._lettered.update(self._scan(unknown, timeout))
-        fresh = []
+        """The letters whose record has no first letter in the topic yet (letters of later
+        attempts, from a replay, are always written)."""
+        since: dict[_Source, int | None] = {}  # the earliest record time to look from (None: all)
         for letter in letters:
-            record = letter.record
-            incarnation, last = self._lettered.get(
-                _Source(record.topic, record.partition), (None, -1)
-            )
-            already = (
-                letter.attempts == 1 and incarnation == letter.topic_id and record.offset <= last
-            )
-            if not already:
-                fresh.append(letter)
-        return fresh
+            source = _Source(letter.record.topic, letter.record.partition)
+            if letter.attempts != 1 or source in self._lettered:
+                continue
+            stamp = letter.record.timestamp
+            if source not in since:
+                since[source] = stamp
+            elif (earliest := since[source]) is not None:
+                since[source] = None if stamp is None else min(earliest, stamp)
+        if since:
+            self._lettered.update(self._scan(since, timeout))
+        return [
+            letter
+            for letter in letters
+            if letter.attempts != 1
+            or (letter.topic_id, letter.record.offset)
+            not in self._lettered[_Source(letter.record.topic, letter.record.partition)]
+        ]
 
     def _partition_count(self, topic: str) -> int:
         if topic not in self._partitions:
             metadata = self.client.list_topics(topic, timeout=10)
             found = metadata.topics.get(topic)
-            self._partitions[topic] = (
-                len(found.partitions) if found is not None and found.error is None else 0
-            )
+            if found is None or found.error is not None or not found.partitions:
+                raise UnknownTopicError(f"dead-letter topic {topic!r} does not exist")
+            self._partitions[topic] = len(found.partitions)
         return self._partitions[topic]
 
-    def _scan(self, sources: set[_Source], timeout: float) -> dict[_Source, tuple[str | None, int]]:
-        """How far each source partition was lettered: the newest first letter of it in its
-        dead-letter partition, read backwards in chunks from the end."""
-        from ownlens_kafka.lag import watermarks  # lag reads topics; it imports this module
-
-        found: dict[_Source, tuple[str | None, int]] = {}
-        by_topic: dict[str, list[_Source]] = {}
-        for source in sources:
-            by_topic.setdefault(dead_letter_topic(source.topic), []).append(source)
+    def _scan(
+        self, since: dict[_Source, int | None], timeout: float
+    ) -> dict[_Source, set[tuple[str | None, int]]]:
+        """The first letters of each source partition, read from its dead-letter partition from
+        the time its earliest pending record was stamped (less an hour for skewed clocks): a
+        letter is never older than its record."""
+        found: dict[_Source, set[tuple[str | None, int]]] = {source: set() for source in since}
+        wanted: dict[tuple[str, int], list[_Source]] = {}
+        for source in since:
+            topic = dead_letter_topic(source.topic)
+            wanted.setdefault((topic, source.partition % self._partition_count(topic)), []).append(
+                source
+            )
         reader = Consumer(
             with_logging(self._config.consumer_config() | {"group.id": "ownlens-dlq-scan"})
         )
         try:
-            for topic, wanted in by_topic.items():
-                count = self._partition_count(topic)
-                if not count:
-                    continue
-                marks = watermarks(self._config, [topic], timeout)
-                for source in wanted:
-                    low, high = marks.get((topic, source.partition % count), (0, 0))
-                    found[source] = _newest_first_letter(
-                        reader, topic, source, source.partition % count, low, high, timeout
-                    )
+            for (topic, partition), sources in wanted.items():
+                stamps = [since[source] for source in sources]
+                start = _offset_at(reader, topic, partition, stamps, timeout)
+                _, end = watermarks(self._config, [topic], timeout)[(topic, partition)]
+                for message in _read_range(reader, topic, partition, start, end, timeout):
+                    letter = _first_letter_of(message)
+                    if letter is not None:
+                        source, mark = letter
+                        if source in found:
+                            found[source].add(mark)
         finally:
             reader.close()
         return found
@@ -309,50 +333,54 @@ class DeadLetterWriter:
             self._client = None
 
 
-def _newest_first_letter(
-    reader: Consumer,
-    topic: str,
-    source: _Source,
-    partition: int,
-    low: int,
-    high: int,
-    timeout: float,
-) -> tuple[str | None, int]:
-    """(incarnation, source offset) of the newest first letter of `source`, or (None, -1)."""
-    end = high
+def _failure(error: KafkaError, message: Message) -> DeliveryFailure:
+    """A letter not delivered, without its key: a rejected record's key is not to be echoed."""
+    return DeliveryFailure(message.topic() or "?", None, error.str())
+
+
+def _offset_at(
+    reader: Consumer, topic: str, partition: int, stamps: list[int | None], timeout: float
+) -> int:
+    """The first offset of the dead-letter partition at or after the earliest of `stamps`."""
+    if any(stamp is None for stamp in stamps):
+        return OFFSET_BEGINNING
+    at = max(min(cast(list[int], stamps)) - _SCAN_MARGIN_MS, 0)
+    [found] = reader.offsets_for_times([TopicPartition(topic, partition, at)], timeout=timeout)
+    return found.offset if found.offset >= 0 else OFFSET_END
+
+
+def _read_range(
+    reader: Consumer, topic: str, partition: int, start: int, end: int, timeout: float
+) -> Iterator[Message]:
+    """The records of one partition from `start` (an offset or a logical one) to `end`."""
+    if start == OFFSET_END or end <= 0 or (start >= 0 and start >= end):
+        return
+    reader.assign([TopicPartition(topic, partition, start)])
     deadline = time.monotonic() + timeout
-    while end > low and high - end < _SCAN_MAX:
-        start = max(low, end - _SCAN_CHUNK)
-        newest: tuple[str | None, int] | None = None
-        reader.assign([TopicPartition(topic, partition, start)])
-        position = start
-        while position < end:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic}[{partition}] within {timeout} s")
-            for message in reader.consume(1_000, 0.2):
-                if message.error() is not None:
-                    continue
-                position = cast(int, message.offset()) + 1
-                if position > end:
-                    break
-                mark = _first_letter_of(message, source)
-                if mark is not None:
-                    newest = mark
-        if newest is not None:
-            return newest
-        end = start
-    return None, -1
+    while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"could not read {topic}[{partition}] to {end} within {timeout} s")
+        for message in reader.consume(1_000, 0.2):
+            if message.error() is not None:
+                continue
+            yield message
+            if cast(int, message.offset()) + 1 >= end:
+                return
 
 
-def _first_letter_of(message: Message, source: _Source) -> tuple[str | None, int] | None:
+def _first_letter_of(message: Message) -> tuple[_Source, tuple[str | None, int]] | None:
+    """(source partition, (incarnation, source offset)) of a first-attempt letter, else None."""
     headers = cast(Headers, message.headers() or [])
-    if header_value(headers, DLQ_SOURCE_TOPIC) != source.topic:
-        return None
-    if header_value(headers, DLQ_SOURCE_PARTITION) != str(source.partition):
-        return None
     if header_value(headers, DLQ_ATTEMPTS) not in (None, "1"):
         return None
+    topic = header_value(headers, DLQ_SOURCE_TOPIC)
+    partition = header_value(headers, DLQ_SOURCE_PARTITION)
     offset = header_value(headers, DLQ_SOURCE_OFFSET)
-    if offset is None or not (offset.isascii() and offset.isdigit()):
+    if topic is None or not _is_number(partition) or not _is_number(offset):
         return None
-    return header_value(headers, DLQ_SOURCE_TOPIC_ID), int(offset)
+    source = _Source(topic, int(cast(str, partition)))
+    return source, (header_value(headers, DLQ_SOURCE_TOPIC_ID), int(cast(str, offset)))
+
+
+def _is_number(text: str | None) -> bool:
+    return text is not None and text.isascii() and text.isdigit() and len(text) < 20

@@ -20,6 +20,7 @@ from ownlens_kafka.logs import log
 
 _POLL_EVERY = 1_000
 _to_json = msgspec.json.Encoder().encode
+_from_json = msgspec.json.Decoder().decode
 
 
 def enqueue(
@@ -195,8 +196,10 @@ class BaseKafkaProducer(StreamClient[M]):
         derived) when the gate can judge it, else through pydantic, like a model."""
         if type(event) is dict:
             try:
-                value = self._gate(_to_json(event))
-            except (TypeError, ValueError, msgspec.EncodeError):  # not plain JSON: pydantic judges
+                raw = _to_json(event)
+                # only plain JSON: msgspec writes UUIDs, times, bytes and sets its own way
+                value = self._gate(raw) if _from_json(raw) == event else None
+            except (TypeError, ValueError, msgspec.MsgspecError):  # not JSON: pydantic judges
                 value = None
             names = self.spec.key_fields
             if value is not None and all(name in event for name in names):

@@ -53,6 +53,8 @@ class StreamSpec:
 
     def key_of(self, event: EventModel) -> str:
         """The Kafka key of an event: its key field, or the fields joined by `_`."""
+        if len(self.key_fields) == 1:  # the common case, on every message produced
+            return str(getattr(event, self.key_fields[0]))
         return "_".join(str(getattr(event, field)) for field in self.key_fields)
 
 

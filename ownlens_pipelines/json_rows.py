@@ -23,12 +23,21 @@ def _structure(model: type[EventModel]) -> str:
 
 
 @cache
-def typed_select(model: type[EventModel], source: str) -> str:
+def typed_select(model: type[EventModel], source: str, *, typable_only: bool = False) -> str:
     """A SELECT over relation `source`, whose VARCHAR column `_value` holds one event's JSON per
-    row: the model's columns (in `model_columns` order), then every other column of `source`."""
+    row: the model's columns (in `model_columns` order), then every other column of `source`;
+    with `typable_only`, without the rows DuckDB cannot type."""
     structure = _structure(model).replace("'", "''")
     fields = ", ".join(f'__event."{c.name}"' for c in model_columns(model))
+    where = f" WHERE {typable(model)}" if typable_only else ""
     return (
         f"SELECT {fields}, * EXCLUDE ({VALUE}, __event) FROM "
-        f"(SELECT json_transform_strict({VALUE}, '{structure}') AS __event, * FROM {source})"
+        f"(SELECT json_transform_strict({VALUE}, '{structure}') AS __event, * FROM {source}{where})"
     )
+
+
+@cache
+def typable(model: type[EventModel]) -> str:
+    """A condition true for the rows whose `_value` DuckDB can type as the model's columns."""
+    structure = _structure(model).replace("'", "''")
+    return f"try(json_transform_strict({VALUE}, '{structure}')) IS NOT NULL"

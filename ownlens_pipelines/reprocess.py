@@ -5,11 +5,9 @@ import uuid
 from typing import Any
 
 import dagster as dg
-from confluent_kafka.admin import AdminClient
 from pydantic import Field
 
 from ownlens_kafka.dlq import replay
-from ownlens_kafka.logs import with_logging
 from ownlens_kafka.positions import Position, resolve
 from ownlens_kafka.streams import STREAMS, StreamSpec, get_stream
 from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
@@ -23,17 +21,13 @@ def reprocess(
     spec: StreamSpec, etl: ETLConfig, start: Position, end: Position | None = None
 ) -> ExtractResult:
     """Read `start`..`end` (default: now) of the stream into `raw.<stream>` with the same
-    idempotent write (no row twice; records now invalid are dead-lettered, once), under a
-    throwaway consumer group that is deleted afterwards: the live group's offsets never move."""
+    idempotent write (no row twice; records now invalid are dead-lettered, once). The range is
+    read by assignment under a throwaway group id that commits nothing: the live group's
+    offsets never move."""
     topic = etl.kafka.topic_name(spec.topic)
     first, last = resolve(etl.kafka, topic, start), resolve(etl.kafka, topic, end)
     group = f"ownlens-reprocess-{spec.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        return KafkaExtractor(spec, etl, group_id=group).run(start=first, end=last)
-    finally:
-        admin = AdminClient(with_logging(etl.kafka.connection_config()))
-        for future in admin.delete_consumer_groups([etl.kafka.group_name(group)]).values():
-            future.exception()  # a group that never committed does not exist: nothing to delete
+    return KafkaExtractor(spec, etl, group_id=group).run(start=first, end=last)
 
 
 class ReprocessConfig(dg.Config):

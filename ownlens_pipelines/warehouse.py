@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.json_rows import SESSION_SETTINGS, VALUE, typed_select
+from ownlens_pipelines.json_rows import SESSION_SETTINGS, VALUE, typable, typed_select
 from ownlens_pipelines.schema import INGESTED_AT, table_columns
 
 RAW_SCHEMA = "raw"
@@ -28,11 +28,20 @@ _BATCH = "ownlens_batch"
 _OPENING = threading.Lock()
 
 
+OffsetRange = tuple[str, str | None, int, int, int]  # topic, topic id, partition, first, last
+# information_schema's names of the types the models map to
+_SQL_TYPE_NAMES = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "JSON": "JSON"}
+
+
+class WarehouseSchemaError(RuntimeError):
+    """A raw table no longer matches its stream's model."""
+
+
 def _literal(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
-def _offset_ranges(batch: pa.Table) -> list[tuple[str, str | None, int, int, int]]:
+def _offset_ranges(batch: pa.Table) -> list[OffsetRange]:
     """(topic, topic id, partition, first offset, last offset) of each partition in the batch."""
     grouped = batch.group_by(["_topic", "_topic_id", "_partition"], use_threads=False).aggregate(
         [("_offset", "min"), ("_offset", "max")]
@@ -98,48 +107,62 @@ class Warehouse:
                 connection.close()
 
     def ensure_raw_table(self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
-        """The stream's table, with any column a newer model (or this version) added."""
+        """The stream's table, with any column a newer model (or this version) added; a column
+        whose type the model changed is an error naming it (rows would no longer fit)."""
         table = raw_table(spec)
         columns = table_columns(spec.model)
         ddl = ", ".join(f'"{c.name}" {c.sql_type}' for c in columns)
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
         connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
-        existing = {
-            row[0]
-            for row in connection.execute(
-                "SELECT column_name FROM information_schema.columns "
+        existing = dict(
+            connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = ? AND table_name = ?",
                 [RAW_SCHEMA, spec.name],
             ).fetchall()
-        }
+        )
         for column in columns:
-            if column.name not in existing:
+            found = existing.get(column.name)
+            if found is None:
                 connection.execute(
                     f'ALTER TABLE {table} ADD COLUMN "{column.name}" {column.sql_type}'
                 )
+            elif _SQL_TYPE_NAMES.get(column.sql_type, column.sql_type) != found:
+                raise WarehouseSchemaError(
+                    f"{table}.{column.name} is {found} in the warehouse but "
+                    f"{column.sql_type} in {spec.model.__name__}: migrate the table, or "
+                    "reprocess the stream into a new warehouse"
+                )
 
     def write_raw(
-        self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec, batch: pa.Table
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        spec: StreamSpec,
+        batch: pa.Table,
+        ranges: Sequence[OffsetRange] | None = None,
+        *,
+        typable_only: bool = False,
     ) -> int:
-        """Replace, per partition, the rows in the batch's offset range, in one transaction: a
-        batch written again after a crash (before the commit) adds nothing, and rows outside
-        the range (another member's), or of an earlier incarnation of the topic (deleted and
-        created again: offsets from 0), are never touched.
+        """Replace, per partition, the rows in an offset range with the batch's, in one
+        transaction: a batch written again after a crash (before the commit) adds nothing, and
+        rows outside the range (another member's), or of an earlier incarnation of the topic
+        (deleted and created again: offsets from 0), are never touched. The range is the one the
+        batch was read from (default: its rows' own), so a record now rejected loses its row.
 
         `batch` holds either typed columns (`schema.events_table`) or each event's canonical
-        JSON in `_value` (typed here by DuckDB) next to the `_*` Kafka columns."""
-        if batch.num_rows == 0:
+        JSON in `_value` (typed here by DuckDB) next to the `_*` Kafka columns;
+        `typable_only` leaves out the JSON values DuckDB cannot type."""
+        if batch.num_rows == 0 and not ranges:
             return 0
         table = raw_table(spec)
-        source = (
-            typed_select(spec.model, _BATCH)
-            if VALUE in batch.column_names
-            else f"SELECT * FROM {_BATCH}"
-        )
+        if VALUE in batch.column_names:
+            source = typed_select(spec.model, _BATCH, typable_only=typable_only)
+        else:
+            source = f"SELECT * FROM {_BATCH}"
         replaced = " OR ".join(
             f"(_topic = {_literal(topic)} AND _topic_id IS NOT DISTINCT FROM {_literal(topic_id)} "
             f"AND _partition = {int(partition)} AND _offset BETWEEN {int(first)} AND {int(last)})"
-            for topic, topic_id, partition, first, last in _offset_ranges(batch)
+            for topic, topic_id, partition, first, last in ranges or _offset_ranges(batch)
         )
         # one statement list, so the writer thread takes the GIL once, not once per statement
         script = (
@@ -160,6 +183,19 @@ class Warehouse:
         if self._unsaved >= self.checkpoint_rows:
             self.checkpoint(connection)
         return int(batch.num_rows)
+
+    def untypable(
+        self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec, batch: pa.Table
+    ) -> list[tuple[int, int]]:
+        """(partition, offset) of the rows of a JSON batch that DuckDB cannot type."""
+        connection.register(_BATCH, batch)
+        try:
+            rows = connection.execute(
+                f"SELECT _partition, _offset FROM {_BATCH} WHERE NOT ({typable(spec.model)})"
+            ).fetchall()
+        finally:
+            connection.unregister(_BATCH)
+        return [(int(partition), int(offset)) for partition, offset in rows]
 
     def checkpoint(self, connection: duckdb.DuckDBPyConnection) -> None:
         """Write the WAL into the file now: at a steady cadence, instead of DuckDB's own at every

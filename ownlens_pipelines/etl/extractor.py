@@ -16,12 +16,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import duckdb
 import pyarrow as pa
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import Ack, BaseKafkaConsumer
 from ownlens_kafka.dead_letter import Letter, Rejected
 from ownlens_kafka.envelope import Headers
@@ -35,12 +36,12 @@ from ownlens_pipelines.json_rows import VALUE
 from ownlens_pipelines.progress import Progress, report
 from ownlens_pipelines.schema import HEADER_COLUMNS, METADATA_COLUMNS, HeaderParser
 from ownlens_pipelines.settings import ETLConfig
-from ownlens_pipelines.warehouse import Warehouse, raw_table
+from ownlens_pipelines.warehouse import OffsetRange, Warehouse, WarehouseSchemaError, raw_table
 
 log = logging.getLogger(__name__)
 Step = Callable[[str], None]
 _WRITE_ATTEMPTS = 3
-_FOLLOW_ATTEMPTS = 5  # failures in a row, with no batch committed between, before giving up
+_FOLLOW_PAUSE_MAX_S = 30.0  # a follower retries an outage at least this often
 _RETRY_PAUSE_S = 0.5
 # Errors of the data in a row (a value DuckDB cannot type), as opposed to the warehouse's own.
 _ROW_ERRORS = (
@@ -155,9 +156,23 @@ class _Batch:
 
     ack: Ack
     table: pa.Table
-    topic_id: str | None
     slow: int
-    written: Future[tuple[list[tuple[int, int, str]], int, float]] | None = None
+    written: Future[_Written] | None = None
+
+    def ranges(self) -> list[OffsetRange]:
+        """The offset ranges the batch was read from: the rows its write replaces."""
+        return [
+            (topic, self.ack.topic_ids.get(topic), partition, first, last)
+            for (topic, partition), (first, last) in self.ack.ranges.items()
+        ]
+
+
+class _Written(NamedTuple):
+    """What writing a batch did."""
+
+    failed: list[tuple[int, int, str]]  # rows DuckDB could not type: partition, offset, error
+    rows_total: int
+    seconds: float
 
 
 class KafkaExtractor:
@@ -177,7 +192,6 @@ class KafkaExtractor:
         self.on_step = on_step  # told "rows", "letters", "offsets" as each batch reaches them
         self.warehouse = Warehouse(self.etl.warehouse)
         self._headers = HeaderParser()
-        self._range: tuple[dict[int, int], dict[int, int]] | None = None
 
     def _lag(self) -> dict[int, tuple[int, int]]:
         """partition -> (lag, end offset) for this group on the stream's topic."""
@@ -201,12 +215,12 @@ class KafkaExtractor:
             ends = end or {}
             result.targets = {p: ends[p] for p in start if p in ends and start[p] < ends[p]}
             result.lag_before = sum(result.targets[p] - start[p] for p in result.targets)
-            self._range = ({p: start[p] for p in result.targets}, result.targets)
+        span = None if start is None else ({p: start[p] for p in result.targets}, result.targets)
         with self.warehouse.connect() as connection:
             self.warehouse.ensure_raw_table(connection, self.spec)
             [(since,)] = connection.execute("SELECT now()").fetchall()
             if result.targets:
-                self._extract(result, None, lambda: nullcontext(connection))
+                self._extract(result, None, lambda: nullcontext(connection), span=span)
             result.rows_total = self.warehouse.count(connection, result.table)
             if result.rows_written:
                 result.latency_s = self._latency(connection, since)
@@ -227,11 +241,11 @@ class KafkaExtractor:
             batches = result.batches
             try:
                 self._extract(result, stop, self.warehouse.connect, on_write)
-            except Exception as exc:  # restarts from the committed offsets: nothing lost
+            except WarehouseSchemaError:  # no retry can fix it
+                raise
+            except Exception as exc:  # an outage: start again from the committed offsets
                 failures = 1 if result.batches > batches else failures + 1
-                if failures >= _FOLLOW_ATTEMPTS:
-                    raise
-                pause = min(_RETRY_PAUSE_S * 2**failures, 30.0)
+                pause = min(_RETRY_PAUSE_S * 2**failures, _FOLLOW_PAUSE_MAX_S)
                 log.warning(
                     "following %s failed (%s: %s); starting again from the committed offsets "
                     "in %.0f s",
@@ -249,11 +263,13 @@ class KafkaExtractor:
         stop: threading.Event | None,
         connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
         on_write: Callable[[ExtractResult], None] | None = None,
+        span: tuple[dict[int, int], dict[int, int]] | None = None,
     ) -> None:
-        """Fetch and judge batch n+1 while batch n is written; then commit batch n."""
+        """Fetch and judge batch n+1 while batch n is written; then commit batch n. With `span`
+        (first and end offset per partition), exactly that range."""
         started = time.monotonic()
         topic = self.etl.kafka.topic_name(self.spec.topic)
-        first, last = self._range or (None, None)
+        first, last = span or (None, None)
         consumer: BaseKafkaConsumer[Any] = BaseKafkaConsumer(
             self.etl.kafka,
             self.group_id,
@@ -287,8 +303,8 @@ class KafkaExtractor:
                 rows = _Rows(self.spec.model, self._headers)
                 with paused_gc():
                     ack = consumer.take(limit, 0.5, rows.accept)
-                    table = rows.table(topic, consumer.topic_ids.get(topic))
-                batch = _Batch(ack, table, consumer.topic_ids.get(topic), rows.slow)
+                    table = rows.table(topic, ack.topic_ids.get(topic))
+                batch = _Batch(ack, table, rows.slow)
                 del rows
                 if inflight is not None:
                     settle(inflight)
@@ -299,7 +315,7 @@ class KafkaExtractor:
                     continue
                 idle_since = time.monotonic()
                 read += ack.accepted + len(ack.letters)
-                batch.written = pool.submit(self._write, connect, batch.table, stop)
+                batch.written = pool.submit(self._write, connect, batch, stop)
                 inflight = batch
             if inflight is not None:
                 settle(inflight)
@@ -311,19 +327,20 @@ class KafkaExtractor:
     ) -> None:
         """Once the batch's rows are durable: its dead letters, then its offsets."""
         assert batch.written is not None
-        failed, result.rows_total, seconds = batch.written.result()  # raises: nothing committed
+        written = batch.written.result()  # raises: nothing of the batch is committed
         self._step("rows")
-        if failed:
-            batch.ack.letters += self._row_letters(failed, consumer.topics[0], batch.topic_id)
+        if written.failed:
+            batch.ack.letters += self._row_letters(written.failed, batch)
         consumer.write_letters(batch.ack)
         self._step("letters")
         consumer.commit_offsets(batch.ack)
         self._step("offsets")
-        result.rows_written += batch.table.num_rows - len(failed)
+        result.rows_total = written.rows_total
+        result.rows_written += batch.table.num_rows - len(written.failed)
         result.dead_lettered += len(batch.ack.letters)
         result.batches += 1
         result.slow_path += batch.slow
-        result.write_costs.append((batch.table.num_rows, seconds))
+        result.write_costs.append((batch.table.num_rows, written.seconds))
         result.note(batch.ack)
 
     def _step(self, name: str) -> None:
@@ -333,27 +350,27 @@ class KafkaExtractor:
     def _write(
         self,
         connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
-        table: pa.Table,
+        batch: _Batch,
         stop: threading.Event | None,
-    ) -> tuple[list[tuple[int, int, str]], int, float]:
-        """Write the batch; returns the rows DuckDB could not type (partition, offset, error),
-        written without them, the table's row count and the seconds the write took. A catalog
-        or transaction error is retried on a fresh connection (the write is idempotent), so a
-        follower survives it."""
+    ) -> _Written:
+        """Write the batch over the offset ranges it was read from. Rows DuckDB cannot type are
+        left out (to be dead-lettered). A catalog or transaction error is retried (the write is
+        idempotent), so a follower survives it."""
         attempt = 1
         while True:
             try:
                 with connect() as connection:
                     started = time.perf_counter()
-                    failed = self._write_rows(connection, table)
+                    failed = self._write_rows(connection, batch)
                     seconds = time.perf_counter() - started
-                    return failed, self.warehouse.count(connection, raw_table(self.spec)), seconds
+                    total = self.warehouse.count(connection, raw_table(self.spec))
+                    return _Written(failed, total, seconds)
             except _TRANSIENT as exc:
                 if attempt == _WRITE_ATTEMPTS or (stop is not None and stop.is_set()):
                     raise
                 log.warning(
                     "writing %d rows of %s failed (attempt %d of %d), retrying: %s",
-                    table.num_rows,
+                    batch.table.num_rows,
                     self.spec.name,
                     attempt,
                     _WRITE_ATTEMPTS,
@@ -363,37 +380,39 @@ class KafkaExtractor:
                 attempt += 1
 
     def _write_rows(
-        self, connection: duckdb.DuckDBPyConnection, table: pa.Table
+        self, connection: duckdb.DuckDBPyConnection, batch: _Batch
     ) -> list[tuple[int, int, str]]:
-        """Write `table`; if a row cannot be typed, find it by halving and write the others."""
+        """Write the batch; if rows cannot be typed, write the others and name those rows. If
+        every row types but the write still fails, the warehouse is at fault: raise."""
+        ranges = batch.ranges()
         try:
-            self.warehouse.write_raw(connection, self.spec, table)
+            self.warehouse.write_raw(connection, self.spec, batch.table, ranges)
             return []
         except _ROW_ERRORS as exc:
-            if table.num_rows == 1:
-                row = table.to_pylist()[0]
-                return [(int(row["_partition"]), int(row["_offset"]), type(exc).__name__)]
-        half = table.num_rows // 2
-        return self._write_rows(connection, table.slice(0, half)) + self._write_rows(
-            connection, table.slice(half)
-        )
+            if VALUE not in batch.table.column_names:
+                raise
+            failed = self.warehouse.untypable(connection, self.spec, batch.table)
+            if not failed:
+                raise
+            error = type(exc).__name__
+        self.warehouse.write_raw(connection, self.spec, batch.table, ranges, typable_only=True)
+        return [(partition, offset, error) for partition, offset in failed]
 
-    def _row_letters(
-        self, failed: list[tuple[int, int, str]], topic: str, topic_id: str | None
-    ) -> list[Letter]:
+    def _row_letters(self, failed: list[tuple[int, int, str]], batch: _Batch) -> list[Letter]:
         """Letters for rows the warehouse refused, with the records read again from Kafka (rare:
         the gate and pydantic accepted them), so no batch keeps its messages in memory."""
-        letters = []
-        for partition, offset, error in failed:
-            message = _read_one(self.etl.kafka.consumer_config(), topic, partition, offset)
-            record = (
-                Rejected.from_message(message)
-                if message is not None
-                else Rejected(topic, partition, offset, None, None, [])
+        topic = self.etl.kafka.topic_name(self.spec.topic)
+        records = _read_records(self.etl.kafka, topic, {(p, o) for p, o, _ in failed})
+        return [
+            Letter(
+                records.get((partition, offset))
+                or Rejected(topic, partition, offset, None, None, []),
+                "WarehouseError",
+                f"the warehouse could not store the event ({error})",
+                topic_id=batch.ack.topic_ids.get(topic),
             )
-            reason = f"the warehouse could not store the event ({error})"
-            letters.append(Letter(record, "WarehouseError", reason, topic_id=topic_id))
-        return letters
+            for partition, offset, error in failed
+        ]
 
     def _latency(
         self, connection: duckdb.DuckDBPyConnection, since: Any
@@ -435,18 +454,29 @@ class KafkaExtractor:
         )
 
 
-def _read_one(settings: dict[str, Any], topic: str, partition: int, offset: int) -> Message | None:
-    """The record at one position, read without a group (None if it is gone)."""
-    reader = Consumer(with_logging(settings | {"group.id": "ownlens-read-one"}))
+def _read_records(
+    config: KafkaConfig, topic: str, positions: set[tuple[int, int]], timeout: float = 30.0
+) -> dict[tuple[int, int], Rejected]:
+    """The records at these (partition, offset) positions, read without a group."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for partition, offset in positions:
+        first[partition] = min(first.get(partition, offset), offset)
+        last[partition] = max(last.get(partition, offset), offset)
+    reader = Consumer(with_logging(config.consumer_config() | {"group.id": "ownlens-reread"}))
+    found: dict[tuple[int, int], Rejected] = {}
     try:
-        reader.assign([TopicPartition(topic, partition, offset)])
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            for message in reader.consume(1, 0.5):
-                if message.error() is None and message.offset() == offset:
-                    return message
-                if message.error() is None:
-                    return None
-        return None
+        reader.assign([TopicPartition(topic, p, o) for p, o in first.items()])
+        deadline = time.monotonic() + timeout
+        while last and time.monotonic() < deadline:
+            for message in reader.consume(1_000, 0.5):
+                if message.error() is not None:
+                    continue
+                partition, offset = cast(int, message.partition()), cast(int, message.offset())
+                if (partition, offset) in positions:
+                    found[(partition, offset)] = Rejected.from_message(message)
+                if offset >= last.get(partition, offset + 1):
+                    last.pop(partition, None)
+        return found
     finally:
         reader.close()

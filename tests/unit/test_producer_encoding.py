@@ -51,3 +51,28 @@ def test_an_invalid_dict_is_reported_not_sent() -> None:
     result = producer(spec).publish_batch([{**valid_payload(spec.model), "user_id": "nobody"}])
     assert (result.sent, [f.index for f in result.failures]) == (0, [0])
     assert "user_id" in result.failures[0].reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"article_title": b"hello"},  # bytes: msgspec would write base64
+        {"metadata": {1: "x"}},  # a key that is not a string
+        {"engagement_metrics": {"seen": {1, 2}}},  # a set
+        {"article_id": uuid.UUID(int=7)},  # an object where a string belongs
+    ],
+    ids=["bytes", "int-key", "set", "uuid-object"],
+)
+def test_what_is_not_plain_json_is_judged_by_pydantic(change: dict[str, Any]) -> None:
+    spec = STREAMS[0]
+    sender = producer(spec)
+    event = {**valid_payload(spec.model), **change}
+    try:
+        expected = sender.encode(sender.validate(event))
+    except Exception:
+        expected = None  # pydantic rejects it: so must the producer
+    try:
+        value = sender._encoded(event)[0]
+    except Exception:
+        value = None
+    assert value == expected

@@ -21,6 +21,27 @@ class FakeClient:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
 
+class HoldingClient(FakeClient):
+    """A client holding partitions of `t` (0-2 by default), whose commits may be refused."""
+
+    def __init__(self, refuse: int | None = None, held: list[int] | None = None) -> None:
+        super().__init__()
+        self.refuse = refuse
+        self.held = [0, 1, 2] if held is None else held
+        self.seeks: list[tuple[str, int, int]] = []
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("t", p) for p in self.held]
+
+    def seek(self, partition: TopicPartition) -> None:
+        self.seeks.append((partition.topic, partition.partition, partition.offset))
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        if self.refuse is not None:
+            raise KafkaException(KafkaError(self.refuse))
+        super().commit(offsets, asynchronous)
+
+
 def consumer_with_pending() -> Any:
     """Records up to offsets 9, 19 and 29 of partitions 0-2 handed out, not committed."""
     consumer: Any = UserEventConsumer(KafkaConfig())
@@ -104,26 +125,31 @@ def test_records_fetched_before_their_partition_was_revoked_are_not_handed_out()
         consumer._on_revoke(FakeClient(), [TopicPartition("t", 0)])  # rebalance mid-fetch
         return fetched
 
+    consumer._client = HoldingClient(held=[1, 2])  # partition 0 went to another member
     consumer._fetch = fetch
     items = consumer.consume_batch(10, 0.1)
     assert [(i.partition, i.offset) for i in items] == [(1, 20)]
     assert ("t", 0) not in pending(consumer) and consumer.positions == {("t", 1): 21}
+    assert consumer._client.seeks == []
 
 
-class HoldingClient(FakeClient):
-    """A client holding partitions 0-2 of `t`, whose commits may be refused."""
+def test_a_partition_given_back_during_the_fetch_is_read_again_from_its_earliest_record() -> None:
+    from tests.factories import valid_payload
 
-    def __init__(self, refuse: int | None = None) -> None:
-        super().__init__()
-        self.refuse = refuse
+    consumer = consumer_with_pending()
+    model = consumer.spec.model
+    value = model.model_validate(valid_payload(model)).model_dump_json().encode()
 
-    def assignment(self) -> list[TopicPartition]:
-        return [TopicPartition("t", p) for p in range(3)]
+    def fetch(max_messages: int, timeout: float) -> list[FakeMessage]:
+        before = [FakeMessage(0, 40, value)]  # of the old assignment
+        consumer._on_revoke(FakeClient(), [TopicPartition("t", 0)])
+        return [*before, FakeMessage(0, 10, value), FakeMessage(1, 20, value)]  # 0 given back
 
-    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
-        if self.refuse is not None:
-            raise KafkaException(KafkaError(self.refuse))
-        super().commit(offsets, asynchronous)
+    consumer._client = HoldingClient()
+    consumer._fetch = fetch
+    items = consumer.consume_batch(10, 0.1)
+    assert [(i.partition, i.offset) for i in items] == [(1, 20)]
+    assert consumer._client.seeks == [("t", 0, 10)]  # nothing of it skipped
 
 
 def test_offsets_read_from_a_topic_since_deleted_and_created_again_are_not_committed() -> None:
