@@ -17,7 +17,6 @@ from confluent_kafka import (
     KafkaError,
     KafkaException,
     Message,
-    TopicCollection,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
@@ -31,6 +30,7 @@ from ownlens_kafka.errors import describe_validation_error
 from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.lag import PartitionLag, group_lag
 from ownlens_kafka.logs import with_logging
+from ownlens_kafka.topics import topic_ids
 
 log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
@@ -309,17 +309,7 @@ class BaseKafkaConsumer(StreamClient[M]):
     def _topic_ids(self) -> dict[str, str | None]:
         if self._admin is None:
             self._admin = AdminClient(with_logging(self.config.connection_config()))
-        futures = self._admin.describe_topics(TopicCollection(self.topics), request_timeout=10)
-        ids: dict[str, str | None] = {}
-        for topic, future in futures.items():
-            try:
-                found = future.result().topic_id
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.UNSUPPORTED_VERSION:
-                    raise
-                found = None  # a cluster without topic ids: incarnations cannot be told apart
-            ids[topic] = str(found) if found is not None else None
-        return ids
+        return topic_ids(self._admin, self.topics)
 
     def _rewind(self, messages: list[Message]) -> None:
         first: dict[TopicPartitionKey, int] = {}

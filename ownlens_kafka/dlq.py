@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.dead_letter import (
     DLQ_ATTEMPTS,
+    DLQ_ORIGINAL_SIZE,
+    DLQ_TRUNCATED,
     DeadLetterWriter,
     Letter,
     Rejected,
@@ -244,6 +246,9 @@ def _source(message: Message, stream_topic: str) -> tuple[Rejected, int, str | N
     """The record as it first failed (from `stream_topic` unless a header says otherwise), the
     next attempt's number and the key as text; ValueError naming what cannot be read."""
     headers = cast(Headers, message.headers() or [])
+    if header_value(headers, DLQ_TRUNCATED) is not None:  # what is left is not the record
+        size = header_value(headers, DLQ_ORIGINAL_SIZE) or "?"
+        raise ValueError(f"it holds only the first bytes of a {size}-byte record (truncated)")
     raw_key = message.key()
     try:
         key = raw_key.decode() if raw_key is not None else None

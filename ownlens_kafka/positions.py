@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.lag import watermarks
@@ -49,12 +50,27 @@ def resolve(
         found = reader.offsets_for_times(
             [TopicPartition(topic, p, millis) for p in marks], timeout=timeout
         )
+        resolved = {}
+        for tp in found:
+            low, high = marks[tp.partition]
+            offset = min(max(tp.offset, low), high)
+            # -1: no record at or after that time. The embedded broker answers 0 instead, so
+            # the record there is read to check it is not earlier than the time asked for.
+            if tp.offset < 0 or _stamped_before(reader, topic, tp.partition, offset, millis):
+                offset = high
+            resolved[tp.partition] = offset
+        return resolved
     finally:
         reader.close()
-    # -1: no record at or after that time, so the range starts (or ends) at the end
-    return {
-        tp.partition: marks[tp.partition][1]
-        if tp.offset < 0
-        else min(max(tp.offset, marks[tp.partition][0]), marks[tp.partition][1])
-        for tp in found
-    }
+
+
+def _stamped_before(reader: Consumer, topic: str, partition: int, offset: int, millis: int) -> bool:
+    """Whether the record at `offset` was stamped before `millis` (False if there is none)."""
+    reader.assign([TopicPartition(topic, partition, offset)])
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        for message in reader.consume(1, 0.5):
+            if message.error() is None:
+                kind, stamp = message.timestamp()
+                return kind != TIMESTAMP_NOT_AVAILABLE and stamp < millis
+    return False

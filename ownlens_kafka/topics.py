@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient
@@ -60,14 +60,19 @@ def list_topics(config: KafkaConfig, timeout: float = 10.0) -> dict[str, int]:
     }
 
 
-def topic_id(config: KafkaConfig, topic: str, timeout: float = 10.0) -> str | None:
-    """The cluster's id of this incarnation of `topic` (None where the cluster has none)."""
-    admin = AdminClient(with_logging(config.connection_config()))
-    futures = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)
-    try:
-        description = futures[topic].result()
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.UNSUPPORTED_VERSION:
-            raise
-        return None
-    return str(description.topic_id) if description.topic_id is not None else None
+def topic_ids(
+    admin: AdminClient, topics: Sequence[str], timeout: float = 10.0
+) -> dict[str, str | None]:
+    """The cluster's id of each topic's current incarnation (None where the cluster has none)."""
+    ids: dict[str, str | None] = {}
+    for topic, future in admin.describe_topics(
+        TopicCollection(list(topics)), request_timeout=timeout
+    ).items():
+        try:
+            found = future.result().topic_id
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNSUPPORTED_VERSION:
+                raise
+            found = None  # incarnations cannot be told apart on such a cluster
+        ids[topic] = str(found) if found is not None else None
+    return ids

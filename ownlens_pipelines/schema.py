@@ -11,7 +11,6 @@ from operator import attrgetter
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from uuid import UUID
 
-import pandas as pd
 import pyarrow as pa
 from pydantic_core import to_json
 
@@ -141,22 +140,31 @@ class HeaderParser:
         """(produced at, producer, schema version) of a record, each None when absent or bad."""
         if not headers:
             return _NO_HEADERS
+        if len(headers) > _CACHED_HEADERS:  # hostile sizes are parsed, never kept
+            return self._parse(headers)
         key = tuple(headers)
         try:
             return self._parsed[key]
         except KeyError:
-            if len(self._parsed) > 10_000:  # every message stamped anew: keep memory bounded
-                self._parsed.clear()
-            found: dict[str, Any] = {}
-            for name, raw in headers:
-                if name in HEADER_COLUMNS and raw is not None:
-                    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-                    found[name] = HEADER_COLUMNS[name][1](text)
-            values = self._parsed[key] = tuple(found.get(name) for name in HEADER_COLUMNS)
+            values = self._parse(headers)
+            if sum(len(raw or b"") for _, raw in headers) <= _CACHED_BYTES:
+                if len(self._parsed) > 10_000:  # every message stamped anew: memory bounded
+                    self._parsed.clear()
+                self._parsed[key] = values
             return values
+
+    @staticmethod
+    def _parse(headers: Headers) -> tuple[Any, ...]:
+        found: dict[str, Any] = {}
+        for name, raw in headers:
+            if name in HEADER_COLUMNS and raw is not None:
+                text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+                found[name] = HEADER_COLUMNS[name][1](text)
+        return tuple(found.get(name) for name in HEADER_COLUMNS)
 
 
 _NO_HEADERS: tuple[Any, ...] = (None,) * len(HEADER_COLUMNS)
+_CACHED_HEADERS, _CACHED_BYTES = 8, 512  # a producer's usual stamp, not a hostile one
 
 
 def _header_columns(items: Sequence[ConsumedEvent[Any]]) -> dict[str, list[Any]]:
@@ -189,12 +197,3 @@ def events_table(
     arrays += [pa.array(meta[c.name], type=c.arrow_type) for c in METADATA_COLUMNS]
     names = [c.name for c in (*fields, *METADATA_COLUMNS)]
     return pa.Table.from_arrays(arrays, names=names)
-
-
-def events_frame(
-    model: type[EventModel], items: Sequence[ConsumedEvent[Any]], topic_id: str | None = None
-) -> pd.DataFrame:
-    """Consumed events as a typed pandas DataFrame (Arrow-backed columns)."""
-    table = events_table(model, items, topic_id)
-    frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    return frame

@@ -86,6 +86,8 @@ def test_a_time_range_starts_at_the_first_record_at_or_after_it(etl) -> None:
     before = datetime.now(UTC) - timedelta(minutes=5)
     publish(etl, 12)
     assert reprocess(SPEC, etl, Position(at=before)).rows_written == 12
+    after = datetime.now(UTC) + timedelta(minutes=5)  # no record at or after it: nothing to read
+    assert reprocess(SPEC, etl, Position(at=after)).lag_before == 0
 
 
 def test_records_invalid_under_the_model_are_lettered_once(etl) -> None:
