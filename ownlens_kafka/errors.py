@@ -181,8 +181,11 @@ class DeliveryFailure:
 class DeliveryError(RuntimeError):
     """One or more messages were not delivered."""
 
-    def __init__(self, failures: list[DeliveryFailure], detail: str = "") -> None:
+    def __init__(
+        self, failures: list[DeliveryFailure], detail: str = "", result: Any = None
+    ) -> None:
         self.failures = failures
+        self.result = result  # a batch's result so far, when a batch timed out
         lines = [
             f"  [{f.index if f.index is not None else '-'}] {f.topic} key={f.key}: {f.reason}"
             for f in failures[:20]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -19,6 +19,7 @@ from ownlens_kafka.gcpause import paused_gc
 from ownlens_kafka.logs import log
 
 _POLL_EVERY = 1_000
+_PURGE_WAIT_S = 1.0
 _to_json = msgspec.json.Encoder().encode
 _from_json = msgspec.json.Decoder().decode
 
@@ -86,7 +87,7 @@ class BatchResult:
         elif not span[0] <= offset <= span[1]:
             self.offsets[partition] = (min(span[0], offset), max(span[1], offset))
 
-    def settle(self, sent: list[tuple[int, bytes | None]]) -> None:
+    def settle(self, sent: Sequence[tuple[int, bytes | None]]) -> None:
         """Name each undelivered message by its index in the batch (`sent`: index, value)."""
         if self._undelivered:
             where: dict[bytes | None, list[int]] = {}
@@ -165,8 +166,20 @@ class BaseKafkaProducer(StreamClient[M]):
             for _, value, key in ready:
                 self._send(value, key, headers, report)
         result.sent = len(ready)
-        self._flush_client(timeout)
-        result.settle([(index, value) for index, value, _ in ready])
+        sent = [(index, value) for index, value, _ in ready]
+        try:
+            self._flush_client(timeout)
+        except DeliveryError as exc:  # what is still queued is dropped: reported, not in doubt
+            assert self._client is not None
+            self._client.purge(in_queue=True, in_flight=False)
+            unconfirmed = self._client.flush(_PURGE_WAIT_S)
+            result.settle(sent)
+            if not unconfirmed:
+                return result
+            raise DeliveryError(
+                [], f"{exc}; {unconfirmed} of them in flight, outcome unknown", result
+            ) from None
+        result.settle(sent)
         return result
 
     def _prepare(
