@@ -98,6 +98,9 @@ def _ranges(
     return ranges
 
 
+_SETTLE_EVERY = 1_000  # letters replayed between commits
+
+
 def _read(
     topic: str, client: Consumer, ranges: dict[int, tuple[int, int]], timeout: float
 ) -> Iterator[Message]:
@@ -114,10 +117,11 @@ def _read(
             partition, offset = cast(int, message.partition()), cast(int, message.offset())
             if partition in todo and offset < todo[partition]:
                 yield message
+                deadline = time.monotonic() + timeout  # a deadline for silence, not for all
                 if offset + 1 >= todo[partition]:
                     del todo[partition]
     if todo:
-        raise TimeoutError(f"could not read {topic} to its end within {timeout} s")
+        raise TimeoutError(f"{topic} gave no record for {timeout} s before its end")
 
 
 def list_dead_letters(
@@ -187,17 +191,22 @@ def replay(
         total = sum(end - first for first, end in ranges.values())
         done: dict[int, int] = {}
         seen: set[tuple[str | None, ...]] = set()
+
+        def settle() -> None:  # what is confirmed is not replayed again by a rerun
+            producer.flush()
+            again.flush(timeout)
+            if done:
+                offsets = [TopicPartition(topic, p, o) for p, o in done.items()]
+                client.commit(offsets=offsets, asynchronous=False)
+
         for count, message in enumerate(_read(topic, client, ranges, timeout), start=1):
             done[cast(int, message.partition())] = cast(int, message.offset()) + 1
             _replay_one(spec, message, producer, again, result, seen, producer.topic)
             if progress is not None:
                 progress(count, total)
-        producer.flush()
-        again.flush(timeout)
-        if done:
-            client.commit(
-                offsets=[TopicPartition(topic, p, o) for p, o in done.items()], asynchronous=False
-            )
+            if count % _SETTLE_EVERY == 0:
+                settle()
+        settle()
         return result
     finally:
         client.close()
