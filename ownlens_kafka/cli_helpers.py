@@ -14,11 +14,10 @@ from confluent_kafka import Consumer, KafkaException
 
 from ownlens_kafka.cli_errors import UserError
 from ownlens_kafka.config import ConfigError, KafkaConfig, get_config, in_clear
-from ownlens_kafka.streams import STREAMS
+from ownlens_kafka.streams import STREAM_NAMES
 from ownlens_kafka.topics import list_topics
 
 F = TypeVar("F", bound=Callable[..., Any])
-STREAM_NAMES = tuple(spec.name for spec in STREAMS)
 STREAMS_HELP = f"Streams: {', '.join(STREAM_NAMES)}."
 _PROBE = {"group.id": "ownlens-settings-check", "log_level": 0}
 _KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")  # a dotted librdkafka key

@@ -163,6 +163,7 @@ STREAMS: tuple[StreamSpec, ...] = (
 )
 
 _BY_NAME = {spec.name: spec for spec in STREAMS}
+STREAM_NAMES = tuple(_BY_NAME)
 
 
 def get_stream(name: str) -> StreamSpec:

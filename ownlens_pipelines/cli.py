@@ -6,6 +6,7 @@ import dataclasses
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -28,6 +29,17 @@ from ownlens_kafka.positions import Position
 from ownlens_kafka.streams import iter_streams
 from ownlens_pipelines.progress import Progress, listening
 from ownlens_pipelines.settings import ETLConfig
+
+
+def shown_on(view: ProgressView) -> Callable[[Progress], None]:
+    """A progress listener drawing on `view`."""
+
+    def show(progress: Progress) -> None:
+        view.update(
+            progress.task, progress.done, progress.total, dead_lettered=progress.dead_lettered
+        )
+
+    return show
 
 
 def etl_settings() -> ETLConfig:
@@ -57,18 +69,9 @@ def run(publish_quality: bool, as_json: bool, quiet: bool) -> None:
     connection_check(settings.kafka)
 
     with ProgressView(quiet=quiet) as view:
-
-        def show(progress: Progress) -> None:
-            view.update(
-                progress.task,
-                progress.done,
-                progress.total,
-                dead_lettered=progress.dead_lettered,
-            )
-
         activity = "ingesting every stream, then materializing the domain assets"
         view.note(activity)
-        with listening(show):
+        with listening(shown_on(view)):
             summary = run_once(publish_quality)
         view.done(activity)
     if as_json:
@@ -183,18 +186,8 @@ def reprocess(
 
     settings = etl_settings()
     connection_check(settings.kafka)
-    with ProgressView(quiet=quiet) as view:
-
-        def show(progress: Progress) -> None:
-            view.update(
-                progress.task,
-                progress.done,
-                progress.total,
-                dead_lettered=progress.dead_lettered,
-            )
-
-        with listening(show):
-            result = read_again(get_stream(stream), settings, start, end)
+    with ProgressView(quiet=quiet) as view, listening(shown_on(view)):
+        result = read_again(get_stream(stream), settings, start, end)
     summary = {
         "stream": stream,
         "records": result.lag_before,

@@ -9,12 +9,12 @@ from typing import Any
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
+from ownlens_kafka.cli_errors import NO_SPACE
 from ownlens_kafka.streams import STREAMS
 
 QUALITY_PUBLISHER = dg.AssetKey(["data_quality", "raw_table_metrics"])
 # The command prints one line per failed step itself: Dagster's console would add tracebacks.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-NO_SPACE = "No space left on device"
 
 
 @dataclass(frozen=True, slots=True)

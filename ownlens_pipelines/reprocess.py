@@ -9,12 +9,10 @@ from pydantic import Field
 
 from ownlens_kafka.dlq import replay
 from ownlens_kafka.positions import Position, resolve
-from ownlens_kafka.streams import STREAMS, StreamSpec, get_stream
+from ownlens_kafka.streams import STREAM_NAMES, StreamSpec, get_stream
 from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
 from ownlens_pipelines.resources import KafkaResource, WarehouseResource
 from ownlens_pipelines.settings import ETLConfig
-
-STREAM_NAMES = ", ".join(spec.name for spec in STREAMS)
 
 
 def reprocess(
@@ -33,7 +31,7 @@ def reprocess(
 class ReprocessConfig(dg.Config):
     """Which stream and which range to read again into its raw table."""
 
-    stream: str = Field(description=f"One of: {STREAM_NAMES}.")
+    stream: str = Field(description=f"One of: {', '.join(STREAM_NAMES)}.")
     start: str = Field(
         description="First offset (every partition) or ISO 8601 time, e.g. 2026-12-01T08:00:00Z."
     )
@@ -61,7 +59,7 @@ def reprocess_range(
 class ReplayConfig(dg.Config):
     """Which stream's dead letters to replay."""
 
-    stream: str = Field(description=f"One of: {STREAM_NAMES}.")
+    stream: str = Field(description=f"One of: {', '.join(STREAM_NAMES)}.")
 
 
 @dg.op
