@@ -1,4 +1,4 @@
-"""The code location's single composition root (`dagster dev -w workspace.yaml`)."""
+"""The code location's single composition root (`workspace.yaml`, `[tool.dagster]`)."""
 
 from __future__ import annotations
 
@@ -23,22 +23,24 @@ def _from_env(prefix: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Every stream's raw asset, checks, job and sensor; domain assets; resources."""
+    """The raw assets with their checks, job and lag sensor; domain assets and their automation;
+    the quality asset; the ETL jobs; resources."""
     from ownlens_kafka.streams import STREAMS
     from ownlens_pipelines.assets.domain import domain_assets
     from ownlens_pipelines.assets.quality import raw_table_metrics
-    from ownlens_pipelines.factory import stream_definitions
+    from ownlens_pipelines.factory import ingest_definitions
     from ownlens_pipelines.ops import etl_jobs
     from ownlens_pipelines.resources import KafkaResource, WarehouseResource
+    from ownlens_pipelines.sensors import AutomationSettings
     from ownlens_pipelines.settings import ETLConfig
 
-    settings = ETLConfig()
+    settings, automation = ETLConfig(), AutomationSettings()
     fields = {name: info.annotation for name, info in KafkaResource.model_fields.items()}
     kafka = KafkaResource(**_from_env("KAFKA_", fields))
     path = _from_env("OWNLENS_", {"warehouse": str}).get("warehouse")
     warehouse = WarehouseResource(path=path) if path else WarehouseResource()
     return dg.Definitions.merge(
-        *(stream_definitions(spec, settings) for spec in STREAMS),
+        ingest_definitions(STREAMS, settings, automation),
         dg.Definitions(
             assets=[*domain_assets(), raw_table_metrics],
             jobs=etl_jobs(),
@@ -49,10 +51,13 @@ def defs() -> dg.Definitions:
                     default_status=dg.DefaultSensorStatus.RUNNING
                     if settings.sensors_running
                     else dg.DefaultSensorStatus.STOPPED,
-                    minimum_interval_seconds=max(settings.sensor_interval, 10),
-                    description="Rebuilds domain assets after the raw tables they read change.",
+                    minimum_interval_seconds=automation.domain_interval,
+                    description="Rebuilds, in one run, the domain tables whose raw tables changed "
+                    "(at most every OWNLENS_DOMAIN_INTERVAL seconds), and the quality metrics.",
                 )
             ],
             resources={"kafka": kafka, "warehouse": warehouse},
+            # one process per run: steps after one another (the warehouse has one writer anyway)
+            executor=dg.in_process_executor,
         ),
     )

@@ -1,35 +1,37 @@
-"""One stream spec expanded into its Dagster definitions: raw asset, checks, job, sensor."""
+"""The stream table expanded into Dagster definitions: the raw assets with their checks, the
+ingest job and the lag sensor."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import dagster as dg
 
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.assets.raw import build_raw_asset, build_raw_checks, raw_key
-from ownlens_pipelines.sensors import build_lag_sensor
+from ownlens_pipelines.assets.raw import build_raw_assets, raw_key
+from ownlens_pipelines.sensors import AutomationSettings, build_lag_sensor
 from ownlens_pipelines.settings import ETLConfig
 
-
-def ingest_job_name(spec: StreamSpec) -> str:
-    return f"ingest_{spec.name}"
+INGEST_JOB = "ingest"
 
 
-def stream_definitions(spec: StreamSpec, settings: ETLConfig) -> dg.Definitions:
-    """Everything Dagster knows about one stream, derived from its row in the table."""
+def ingest_definitions(
+    specs: Sequence[StreamSpec], settings: ETLConfig, automation: AutomationSettings
+) -> dg.Definitions:
+    """Everything Dagster knows about the streams, derived from their rows in the table."""
     job = dg.define_asset_job(
-        name=ingest_job_name(spec),
-        selection=dg.AssetSelection.assets(raw_key(spec)),
+        name=INGEST_JOB,
+        selection=dg.AssetSelection.assets(*(raw_key(spec) for spec in specs)),
         executor_def=dg.in_process_executor,
-        description=f"Extract `{spec.topic}` into `raw.{spec.name}` and check it.",
-        tags={"ownlens/stream": spec.name},
+        description="Extract the selected streams' backlogs into their raw tables and check them "
+        "(pick streams with the asset selection; the lag sensor picks those that lag).",
     )
     return dg.Definitions(
-        assets=[build_raw_asset(spec)],
-        asset_checks=build_raw_checks(spec),
+        assets=[build_raw_assets(specs, automation.freshness_bound)],
         jobs=[job],
         sensors=[
             build_lag_sensor(
-                spec, job, interval=settings.sensor_interval, running=settings.sensors_running
+                job, specs, interval=settings.sensor_interval, running=settings.sensors_running
             )
         ],
     )

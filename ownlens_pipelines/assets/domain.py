@@ -4,10 +4,8 @@ Days and hour windows are UTC. Each source row is read once per id: the last ver
 (`latest`), so redeliveries and updates (a prediction's actuals, an article's new title) count once.
 """
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -27,17 +25,24 @@ FRESH = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_
 
 @dataclass(frozen=True, slots=True)
 class DomainAssetSpec:
-    """One domain table: `<domain>.<name>`, built by `sql` from the raw tables of `deps`."""
+    """One domain table: `<domain>.<name>`, built by `sql` from the raw tables of `deps`; `columns`
+    describes each column the SQL returns, in order."""
 
     domain: str
     name: str
     deps: tuple[str, ...]
     description: str
     sql: str
+    columns: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def table(self) -> str:
         return f"{self.domain}.{self.name}"
+
+
+COMPANY = {"company_id": "Company (tenant) the rows belong to."}
+BRAND = {"brand_id": "Brand (publication) of the company."}
+DAY = {"day": "UTC day."}
 
 
 def latest(stream: str) -> str:
@@ -232,6 +237,22 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Reader engagement per brand and UTC day: events, unique readers, sessions, "
         "article views, clicks, average scroll depth and time on page.",
         sql=DAILY_ENGAGEMENT,
+        columns={
+            **COMPANY,
+            **BRAND,
+            **DAY,
+            "events": "Reader events (each event counted once, redeliveries aside).",
+            "unique_users": "Distinct readers with an event that day.",
+            "active_sessions": "Distinct sessions with an event that day.",
+            "sessions_started": "Sessions that started that day.",
+            "article_views": "Events of type article_view.",
+            "article_clicks": "Events of type article_click.",
+            "ad_clicks": "Events of type ad_click.",
+            "avg_scroll_depth": "Average scroll depth (percent) of the events that report one.",
+            "avg_time_on_page_sec": "Average time on page (seconds) of the events that report one.",
+            "avg_session_duration_sec": "Average duration (seconds) of the sessions started that "
+            "day.",
+        },
     ),
     DomainAssetSpec(
         domain="editorial",
@@ -240,6 +261,20 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Views, clicks, shares, comments, likes and bookmarks per article and UTC "
         "day, with the article's latest title when known.",
         sql=ARTICLE_PERFORMANCE,
+        columns={
+            **COMPANY,
+            **BRAND,
+            **DAY,
+            "article_id": "Article the events are about.",
+            "title": "The article's latest title, when the article itself was received.",
+            "views": "Events of type article_view.",
+            "clicks": "Events of type article_click.",
+            "shares": "Events of type share.",
+            "comments": "Events of type comment.",
+            "likes": "Events of type like.",
+            "bookmarks": "Events of type bookmark.",
+            "unique_users": "Distinct readers with an event on the article that day.",
+        },
     ),
     DomainAssetSpec(
         domain="company",
@@ -248,6 +283,17 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Internal content per publish day, type, priority and status: how much, how "
         "much company-wide or important, and how many departments it targets.",
         sql=INTERNAL_CONTENT_REACH,
+        columns={
+            **COMPANY,
+            "publish_date": "UTC day the content was published.",
+            "content_type": "Kind of internal content (announcement, policy, ...).",
+            "priority_level": "Priority given by its author.",
+            "status": "Publication status.",
+            "contents": "Pieces of content.",
+            "company_wide": "Pieces addressed to the whole company.",
+            "important": "Pieces flagged important.",
+            "targeted_departments": "Distinct departments targeted by these pieces.",
+        },
     ),
     DomainAssetSpec(
         domain="security",
@@ -256,6 +302,19 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Failed logins and suspicious activity per user, IP address and UTC hour, "
         "with first and last sighting and the highest severity; only hours with incidents.",
         sql=INCIDENTS,
+        columns={
+            **COMPANY,
+            "user_id": "User the incidents concern (empty when unknown).",
+            "ip_address": "IP address they came from.",
+            "window_start": "Start of the UTC hour.",
+            "window_end": "End of the UTC hour (exclusive).",
+            "incidents": "Failed logins and suspicious activities in the hour.",
+            "failed_logins": "Events of type LOGIN_FAILED.",
+            "suspicious_activities": "Events of type SUSPICIOUS_ACTIVITY.",
+            "first_seen": "Time of the first incident in the hour.",
+            "last_seen": "Time of the last incident in the hour.",
+            "max_severity": "Highest severity seen (INFO < WARNING < ERROR < CRITICAL).",
+        },
     ),
     DomainAssetSpec(
         domain="compliance",
@@ -265,6 +324,16 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         "median / p95 hours from request to completion. A request is the steps sharing "
         "company, type, user and requested_at (events carry no request id).",
         sql=REQUEST_SLA,
+        columns={
+            **COMPANY,
+            "compliance_type": "Kind of request (GDPR access, deletion, ...).",
+            "requests": "Requests received.",
+            "completed": "Requests with a COMPLETED step.",
+            "failed": "Requests not completed with a FAILED step or a failed or cancelled status.",
+            "open_requests": "Requests neither completed nor failed.",
+            "median_hours_to_complete": "Median hours from request to completion.",
+            "p95_hours_to_complete": "95th percentile of the hours from request to completion.",
+        },
     ),
     DomainAssetSpec(
         domain="audit",
@@ -273,6 +342,17 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Audited requests per UTC day, action and resource type: volume, failures, "
         "error rate, p95 response time (ms) and distinct users.",
         sql=AUDIT_ACTIVITY,
+        columns={
+            **COMPANY,
+            **DAY,
+            "action": "Audited action (READ, UPDATE, EXPORT, ...).",
+            "resource_type": "Kind of resource acted on.",
+            "requests": "Audited requests.",
+            "failures": "Requests that did not succeed.",
+            "error_rate": "Share of the requests that failed (0 to 1).",
+            "p95_response_time_ms": "95th percentile of the response time, in milliseconds.",
+            "distinct_users": "Distinct users who made the requests.",
+        },
     ),
     DomainAssetSpec(
         domain="data_quality",
@@ -281,6 +361,17 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="The latest quality metrics of each table: date, records, overall, "
         "completeness, validity and uniqueness scores, and grade.",
         sql=SCORECARD,
+        columns={
+            "table_name": "Measured table (`raw.<stream>`).",
+            "domain": "Domain the table belongs to.",
+            "metric_date": "Day of the latest metrics.",
+            "total_records": "Rows in the table when measured.",
+            "overall_quality_score": "Mean of the scores measured (0 to 1).",
+            "completeness_score": "Share of rows with every key field present (0 to 1).",
+            "validity_score": "Share of valid values (0 to 1), when measured.",
+            "uniqueness_score": "Share of distinct ids among the rows with one (0 to 1).",
+            "quality_grade": "A (>= 0.95), B (>= 0.90), C (>= 0.80), D (>= 0.70) or F.",
+        },
     ),
     DomainAssetSpec(
         domain="ml_models",
@@ -290,6 +381,17 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         "metadata.outcome_of, not counted again), how many have actuals, accuracy (share "
         "correct) and mean absolute error of predicted vs actual values.",
         sql=MODEL_ACCURACY,
+        columns={
+            **COMPANY,
+            "model_id": "Model that made the predictions.",
+            "prediction_type": "Kind of prediction (churn, ctr, ...).",
+            "predictions": "Predictions (follow-ups carrying actuals not counted again).",
+            "with_actuals": "Predictions whose actual outcome is known.",
+            "accuracy": "Share of the predictions with an outcome that were right (0 to 1).",
+            "mae": "Mean absolute error of predicted vs actual values.",
+            "first_prediction_date": "Day of the first prediction.",
+            "last_prediction_date": "Day of the latest prediction.",
+        },
     ),
 )
 
@@ -312,14 +414,22 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def table_schema(connection: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
-    """The DuckDB column names and types of `table`."""
+def table_schema(
+    connection: duckdb.DuckDBPyConnection, table: str, described: Mapping[str, str] | None = None
+) -> dg.TableSchema:
+    """The DuckDB column names and types of `table`, with the descriptions of `described`."""
     rows = connection.execute(f"DESCRIBE {table}").fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_, *_ in rows])
+    notes = described or {}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, type_, notes.get(name)) for name, type_, *_ in rows]
+    )
 
 
-def table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
-    """Row count, column schema and a preview of the first rows of `table`."""
+def table_metadata(
+    connection: duckdb.DuckDBPyConnection, table: str, described: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Row count, column schema (with the descriptions of `described`) and a preview of the
+    first rows of `table`."""
     count = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
     preview = connection.execute(f"SELECT * FROM {table} LIMIT {PREVIEW_ROWS}")
     columns = [d[0] for d in preview.description or ()]
@@ -327,7 +437,7 @@ def table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[st
     return {
         "dagster/row_count": int(count[0]) if count else 0,
         "dagster/table_name": table,
-        "dagster/column_schema": table_schema(connection, table),
+        "dagster/column_schema": table_schema(connection, table, described),
         "preview": dg.MetadataValue.md(markdown_table(columns, rows)),
     }
 
@@ -341,31 +451,58 @@ def build_table(
         warehouse.ensure_raw_table(connection, get_stream(stream))
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.domain}")
     connection.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql}")
-    return table_metadata(connection, spec.table)
+    return table_metadata(connection, spec.table, spec.columns)
 
 
-def build_domain_asset(spec: DomainAssetSpec) -> dg.AssetsDefinition:
+def domain_key(spec: DomainAssetSpec) -> dg.AssetKey:
+    return dg.AssetKey([spec.domain, spec.name])
+
+
+def domain_asset_spec(spec: DomainAssetSpec) -> dg.AssetSpec:
     """The asset `<domain>/<name>`, rebuilt whenever one of its raw tables is updated."""
-
-    @dg.asset(
-        key=[spec.domain, spec.name],
+    return dg.AssetSpec(
+        key=domain_key(spec),
         deps=[raw_key(get_stream(stream)) for stream in spec.deps],
         group_name=spec.domain,
         kinds={"duckdb", "sql"},
         owners=[f"team:{spec.domain}"],
-        pool=POOL,
+        skippable=True,  # a run stopped on request leaves the rest to the next one
         automation_condition=FRESH,
         description=spec.description,
         metadata={"dagster/table_name": spec.table},
     )
-    def domain_asset(warehouse: WarehouseResource) -> dg.MaterializeResult[Any]:
-        store = warehouse.warehouse()
-        with store.connect() as connection:
-            return dg.MaterializeResult(metadata=build_table(store, connection, spec))
 
-    return domain_asset
+
+def build_domain_assets(specs: Sequence[DomainAssetSpec] = DOMAIN_ASSETS) -> dg.AssetsDefinition:
+    """Every domain table in one multi-asset: a run rebuilds the selected ones, one after the
+    other on one warehouse connection, each with its own materialization."""
+
+    @dg.multi_asset(
+        name="domain_tables",
+        specs=[domain_asset_spec(spec) for spec in specs],
+        can_subset=True,
+        pool=POOL,
+        description="Rebuild the selected domain tables from the raw tables.",
+    )
+    def domain_tables(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult[Any]]:
+        store = warehouse.warehouse()
+        selected = [spec for spec in specs if domain_key(spec) in context.selected_asset_keys]
+        with store.connect() as connection:
+            for index, spec in enumerate(selected):
+                try:
+                    metadata = build_table(store, connection, spec)
+                except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+                    # terminated: the run ends here, the tables left are rebuilt next time
+                    left = ", ".join(s.table for s in selected[index:])
+                    context.log.info(f"stopped on request; not rebuilt: {left}")
+                    return
+                yield dg.MaterializeResult(asset_key=domain_key(spec), metadata=metadata)
+
+    return domain_tables
 
 
 def domain_assets() -> list[dg.AssetsDefinition]:
-    """Every domain asset of `DOMAIN_ASSETS`."""
-    return [build_domain_asset(spec) for spec in DOMAIN_ASSETS]
+    """The domain tables of `DOMAIN_ASSETS`."""
+    return [build_domain_assets()]

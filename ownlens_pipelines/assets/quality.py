@@ -35,11 +35,30 @@ PREVIEW_COLUMNS = (
     "avg_data_age_hours",
 )
 METRICS_STREAM = "quality_metrics"
-# A measurement every five minutes, not on every ingest; its own output lands in
-# raw.quality_metrics, so that table must not be what triggers it.
-AUTOMATION = dg.AutomationCondition.on_cron("*/5 * * * *").ignore(
-    dg.AssetSelection.assets(raw_key(get_stream(METRICS_STREAM)))
+CADENCE = "*/5 * * * *"
+_TICK = dg.AutomationCondition.cron_tick_passed(CADENCE)
+_HANDLED = (
+    dg.AutomationCondition.newly_requested()
+    | dg.AutomationCondition.newly_updated()
+    | dg.AutomationCondition.initial_evaluation()
 )
+# A first measurement as soon as raw data arrives, then one every five minutes if a raw table
+# changed, not on every ingest. Its own output lands in raw.quality_metrics, so that table must
+# not be what triggers it.
+AUTOMATION = (
+    (
+        (
+            _TICK.since(_HANDLED)
+            & dg.AutomationCondition.any_deps_match(
+                dg.AutomationCondition.newly_updated().since(_TICK)
+            )
+        ).with_label("every 5 minutes, if a raw table changed")
+        | (dg.AutomationCondition.missing() & dg.AutomationCondition.any_deps_updated()).with_label(
+            "first raw data"
+        )
+    )
+    & ~dg.AutomationCondition.in_progress()
+).ignore(dg.AssetSelection.assets(raw_key(get_stream(METRICS_STREAM))))
 
 
 def grade(score: float | None) -> str | None:

@@ -1,39 +1,84 @@
-"""Raw assets: one per stream, materialized by the KafkaExtractor, with their checks."""
+"""Raw assets: every stream's `raw/<stream>` in one multi-asset whose op runs a KafkaExtractor per
+selected stream, side by side, and checks each table as soon as its stream is written."""
 
-from datetime import timedelta
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+import duckdb
 
+from ownlens_kafka.config import KafkaConfig
+from ownlens_kafka.lag import LagReader, UnknownTopicError, topic_depth
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.etl.extractor import KafkaExtractor
+from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
 from ownlens_pipelines.resources import IngestConfig, KafkaResource, WarehouseResource
 from ownlens_pipelines.schema import table_columns
-from ownlens_pipelines.warehouse import raw_table
+from ownlens_pipelines.settings import ETLConfig
+from ownlens_pipelines.warehouse import Warehouse, raw_table
 
-FRESHNESS = timedelta(hours=24)
 POOL = "ownlens_warehouse"  # DuckDB has one writer process at a time
+OP_NAME = "extract_streams"
+CHECK_NAMES = ("keys_not_null", "unique_ids", "fresh")
+# Until schema.Column carries its own description: what the `_*` columns hold.
+METADATA_DESCRIPTIONS = {
+    "_topic": "Kafka topic the event was read from, as the cluster names it (with the namespace).",
+    "_topic_id": "Id of the topic's incarnation: a topic deleted and created again gets a new one.",
+    "_partition": "Kafka partition the event was read from.",
+    "_offset": "Offset of the event in its partition; with _topic_id and _partition, the row's "
+    "identity.",
+    "_key": "Kafka record key.",
+    "_produced_at": "When the producer sent the event (header `produced_at`), UTC.",
+    "_producer": "Producer that sent the event (header `producer`).",
+    "_schema_version": "Schema version of the event (header `schema_version`).",
+    "_ingested_at": "When the row was written to the warehouse, UTC.",
+}
+
+
+class IngestCancelled(Exception):
+    """The run was asked to stop: the stream stops after its current batch."""
 
 
 def raw_key(spec: StreamSpec) -> dg.AssetKey:
     return dg.AssetKey(["raw", spec.name])
 
 
+def column_description(spec: StreamSpec, name: str, described: str | None = None) -> str | None:
+    """A raw column's description: the model field's, or the metadata column's."""
+    field = spec.model.model_fields.get(name)
+    if field is not None:
+        return field.description
+    return described or METADATA_DESCRIPTIONS.get(name)
+
+
 def column_schema(spec: StreamSpec) -> dg.TableSchema:
     return dg.TableSchema(
-        columns=[dg.TableColumn(c.name, c.sql_type) for c in table_columns(spec.model)]
+        columns=[
+            dg.TableColumn(
+                c.name,
+                c.sql_type,
+                column_description(spec, c.name, getattr(c, "description", None)),
+            )
+            for c in table_columns(spec.model)
+        ]
     )
 
 
-def build_raw_asset(spec: StreamSpec) -> dg.AssetsDefinition:
-    """`raw/<stream>`: the stream's events, extracted from Kafka into `raw.<stream>`."""
+def freshness_column(spec: StreamSpec) -> str:
+    """The column saying how old the newest row is: write time once rows carry it."""
+    names = {c.name for c in table_columns(spec.model)}
+    return "_ingested_at" if "_ingested_at" in names else "_produced_at"
 
-    @dg.asset(
+
+def raw_asset_spec(spec: StreamSpec) -> dg.AssetSpec:
+    return dg.AssetSpec(
         key=raw_key(spec),
+        skippable=True,  # a stream stopped on request is left to the next run
         group_name=spec.domain,
-        kinds={"kafka", "duckdb", "pandas"},
+        kinds={"kafka", "duckdb"},
         owners=[f"team:{spec.domain}"],
-        pool=POOL,
         description=f"{spec.description} Events of topic `{spec.topic}`, one row each.",
         metadata={
             "topic": spec.topic,
@@ -45,56 +90,219 @@ def build_raw_asset(spec: StreamSpec) -> dg.AssetsDefinition:
             "dagster/column_schema": column_schema(spec),
         },
     )
-    def raw_asset(
-        config: IngestConfig, kafka: KafkaResource, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult[Any]:
-        result = KafkaExtractor(spec, config.etl(kafka, warehouse)).run()
-        return dg.MaterializeResult(metadata=result.metadata())
-
-    return raw_asset
 
 
-def _scalar(warehouse: WarehouseResource, sql: str) -> Any:
-    with warehouse.warehouse().connect() as connection:
-        row = connection.execute(sql).fetchone()
+def raw_check_specs(spec: StreamSpec, freshness_bound: float) -> list[dg.AssetCheckSpec]:
+    """Keys present, ids unique, newest row recent while the topic lags."""
+    key, identity = raw_key(spec), ", ".join(spec.identity)
+    return [
+        dg.AssetCheckSpec(
+            "keys_not_null",
+            asset=key,
+            description=f"Every row has its Kafka key ({spec.key_label}) and {spec.id_field}.",
+        ),
+        dg.AssetCheckSpec("unique_ids", asset=key, description=f"No ({identity}) appears twice."),
+        dg.AssetCheckSpec(
+            "fresh",
+            asset=key,
+            description=f"While `{spec.topic}` has lag, its newest row is at most "
+            f"{freshness_bound:g} s old (`{freshness_column(spec)}`); warns otherwise.",
+        ),
+    ]
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = connection.execute(sql).fetchone()
     return row[0] if row else None
 
 
-def build_raw_checks(spec: StreamSpec) -> list[dg.AssetChecksDefinition]:
-    """Keys present, ids unique, newest event recent."""
-    table, key = raw_table(spec), raw_key(spec)
-    required = " OR ".join(f"{name} IS NULL" for name in (*spec.key_fields, spec.id_field))
-
-    @dg.asset_check(
-        asset=key,
-        name="keys_not_null",
-        blocking=False,
-        description=f"Every row has its Kafka key ({spec.key_label}) and {spec.id_field}.",
-    )
-    def keys_not_null(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        missing = int(_scalar(warehouse, f"SELECT count(*) FROM {table} WHERE {required}"))
-        return dg.AssetCheckResult(passed=missing == 0, metadata={"rows_missing_keys": missing})
-
-    identity = ", ".join(spec.identity)
-
-    @dg.asset_check(asset=key, name="unique_ids", description=f"No ({identity}) appears twice.")
-    def unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def check_table(
+    connection: duckdb.DuckDBPyConnection,
+    spec: StreamSpec,
+    names: set[str],
+    lag: int,
+    freshness_bound: float,
+) -> list[dg.AssetCheckResult]:
+    """The results of the checks `names` on `raw.<stream>`, its topic's lag being `lag`."""
+    table, key, results = raw_table(spec), raw_key(spec), []
+    if "keys_not_null" in names:
+        required = " OR ".join(f"{name} IS NULL" for name in (*spec.key_fields, spec.id_field))
+        missing = int(_scalar(connection, f"SELECT count(*) FROM {table} WHERE {required}"))
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name="keys_not_null",
+                passed=missing == 0,
+                metadata={"rows_missing_keys": missing},
+            )
+        )
+    if "unique_ids" in names:
+        identity = ", ".join(spec.identity)
         duplicates = int(
-            _scalar(warehouse, f"SELECT count(*) - count(DISTINCT ({identity})) FROM {table}")
+            _scalar(connection, f"SELECT count(*) - count(DISTINCT ({identity})) FROM {table}")
         )
-        return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicates": duplicates})
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name="unique_ids",
+                passed=duplicates == 0,
+                metadata={"duplicates": duplicates},
+            )
+        )
+    if "fresh" in names:
+        column = freshness_column(spec)
+        age = _scalar(connection, f"SELECT epoch(now() - max({column})) FROM {table}")
+        age_s = None if age is None else round(float(age), 3)
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name="fresh",
+                passed=lag == 0 or (age_s is not None and age_s <= freshness_bound),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "newest_row_age_s": age_s,
+                    "lag": lag,
+                    "bound_s": freshness_bound,
+                    "measured_on": column,
+                },
+            )
+        )
+    return results
 
-    @dg.asset_check(
-        asset=key, name="fresh", description=f"The newest event was produced within {FRESHNESS}."
+
+@dataclass(frozen=True, slots=True)
+class StreamIngest:
+    """One stream's part of an ingest run: what the extractor did, its checks, its DLQ depth."""
+
+    spec: StreamSpec
+    result: ExtractResult
+    checks: list[dg.AssetCheckResult]
+    dlq_depth: int
+
+
+def ingest_stream(
+    spec: StreamSpec,
+    etl: ETLConfig,
+    checks: set[str],
+    freshness_bound: float,
+    reader: LagReader,
+    stop: threading.Event,
+) -> StreamIngest:
+    """Extract the stream's backlog, then check its table and measure its dead-letter topic."""
+
+    def stop_requested(step: str) -> None:  # once a batch's rows are durable, before its commit
+        if step == "rows" and stop.is_set():
+            raise IngestCancelled(f"{spec.name}: stopped on request")
+
+    result = KafkaExtractor(spec, etl, on_step=stop_requested).run()
+    with Warehouse(etl.warehouse).connect() as connection:
+        results = check_table(connection, spec, checks, result.lag_after, freshness_bound)
+    return StreamIngest(spec, result, results, dlq_depth(reader, etl.kafka, spec))
+
+
+def dlq_depth(reader: LagReader, config: KafkaConfig, spec: StreamSpec) -> int:
+    """Letters held by the stream's dead-letter topic (none while it does not exist)."""
+    topic = config.topic_name(spec.dlq_topic)
+    try:
+        return topic_depth(reader.watermarks([topic]), topic)
+    except UnknownTopicError:
+        return 0
+
+
+def finished(
+    futures: dict[Future[StreamIngest], StreamSpec], stop: threading.Event
+) -> Iterator[tuple[StreamSpec, StreamIngest | BaseException]]:
+    """Each stream's outcome as it finishes. When the run is terminated, the streams stop after
+    their current batch and those that finished still count: the run ends instead of failing."""
+    remaining = dict(futures)
+    while remaining:
+        try:
+            for future in as_completed(remaining):
+                spec = remaining.pop(future)
+                error = future.exception()
+                yield spec, error if error is not None else future.result()
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            stop.set()
+
+
+def _previous_depth(context: dg.AssetExecutionContext, key: dg.AssetKey) -> int | None:
+    event = context.instance.get_latest_materialization_event(key)
+    recorded = event.asset_materialization if event else None
+    value = recorded.metadata.get("dlq_depth") if recorded else None
+    return int(value.value) if value is not None and isinstance(value.value, int) else None
+
+
+def _events(
+    context: dg.AssetExecutionContext, done: StreamIngest
+) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
+    key = raw_key(done.spec)
+    before = _previous_depth(context, key)
+    # a depth below the last one means the topic was recreated: all its letters are new
+    added = done.dlq_depth if before is None or done.dlq_depth < before else done.dlq_depth - before
+    metadata = {**done.result.metadata(), "dlq_depth": done.dlq_depth, "dlq_added": added}
+    yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+    yield from done.checks
+
+
+def build_raw_assets(specs: Sequence[StreamSpec], freshness_bound: float) -> dg.AssetsDefinition:
+    """`raw/<stream>` for every stream: a run materializes the selected ones, each with its own
+    metadata and checks; one failed stream fails the run after the others are written."""
+
+    @dg.multi_asset(
+        name=OP_NAME,
+        specs=[raw_asset_spec(spec) for spec in specs],
+        check_specs=[check for spec in specs for check in raw_check_specs(spec, freshness_bound)],
+        can_subset=True,
+        pool=POOL,
+        description="Extract each selected stream's backlog into `raw.<stream>`, then check it.",
     )
-    def fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        age = _scalar(warehouse, f"SELECT epoch(now() - max(_produced_at)) FROM {table}")
-        hours = None if age is None else round(float(age) / 3600, 2)
-        passed = hours is not None and hours <= FRESHNESS.total_seconds() / 3600
-        return dg.AssetCheckResult(
-            passed=passed,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"newest_event_age_hours": hours},
-        )
+    def extract_streams(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        kafka: KafkaResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
+        selected = [spec for spec in specs if raw_key(spec) in context.selected_asset_keys]
+        checks = {
+            spec.name: {
+                check.name
+                for check in context.selected_asset_check_keys
+                if check.asset_key == raw_key(spec)
+            }
+            for spec in selected
+        }
+        etl = config.etl(kafka, warehouse)
+        store = warehouse.warehouse()
+        with store.connect() as connection:  # DDL once: concurrent CREATEs conflict in DuckDB
+            for spec in selected:
+                store.ensure_raw_table(connection, spec)
+        stop, failed, stopped = threading.Event(), [], []
+        with (
+            LagReader(etl.kafka) as reader,
+            ThreadPoolExecutor(max(len(selected), 1), thread_name_prefix="ingest") as pool,
+        ):
+            futures = {
+                pool.submit(
+                    ingest_stream, spec, etl, checks[spec.name], freshness_bound, reader, stop
+                ): spec
+                for spec in selected
+            }
+            try:
+                for spec, done in finished(futures, stop):
+                    if isinstance(done, StreamIngest):
+                        yield from _events(context, done)
+                    elif isinstance(done, IngestCancelled):
+                        stopped.append(spec.name)
+                    else:  # the other streams go on; the run fails at the end
+                        context.log.error(f"ingesting {spec.name} failed: {done!r}")
+                        failed.append(f"{spec.name}: {type(done).__name__}: {done}")
+            finally:  # the generator closed early: no stream goes on alone
+                stop.set()
+        if stopped:  # their rows are written, their offsets not: the next run writes them again
+            context.log.info(f"stopped on request before the end of: {', '.join(stopped)}")
+        if failed:
+            raise dg.Failure(
+                description=f"{len(failed)} of {len(selected)} streams failed: {'; '.join(failed)}"
+            )
 
-    return [keys_not_null, unique_ids, fresh]
+    return extract_streams

@@ -1,20 +1,33 @@
-"""The code location as Dagster loads it: definitions, raw assets, checks, sensors, jobs."""
+"""The code location as Dagster loads it: raw multi-asset and checks, ingest job, lag sensor."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
+import pytest
+from confluent_kafka import Producer
 
 from ownlens_kafka import STREAMS, get_stream
+from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.lag import group_lag
+from ownlens_kafka.producer import BaseKafkaProducer
+from ownlens_kafka.streams import StreamSpec
+from ownlens_pipelines.assets.raw import OP_NAME
+from ownlens_pipelines.factory import INGEST_JOB
+from ownlens_pipelines.sensors import LAG_SENSOR, STREAM_TAG_PREFIX
+from tests.factories import valid_payload
 from tests.helpers import ROOT, one_row, publish
 
 SPEC = get_stream("user_events")
+SESSIONS = get_stream("sessions")
+CHECKS = {"keys_not_null", "unique_ids", "fresh"}
 
 
 def skip_message(result: object) -> str:
@@ -29,19 +42,56 @@ def raw_rows(env, stream: str = "user_events") -> int:
         return int(one_row(connection, f"SELECT count(*) FROM raw.{stream}")[0])
 
 
-def test_every_stream_has_asset_checks_job_and_sensor(defs: dg.Definitions) -> None:
+def publish_to(spec: StreamSpec, count: int, config: KafkaConfig) -> None:
+    """`count` valid events of the stream, delivered."""
+    producer: BaseKafkaProducer[Any]
+    with BaseKafkaProducer(config, stream=spec) as producer:
+        for _ in range(count):
+            producer.publish(valid_payload(spec.model))
+
+
+def publish_invalid(spec: StreamSpec, config: KafkaConfig) -> None:
+    """A record no consumer can decode: it ends up in the stream's dead-letter topic."""
+    producer = Producer(config.producer_config())
+    producer.produce(config.topic_name(spec.topic), b"not json", key=b"k")
+    assert producer.flush(10) == 0
+
+
+def materializations(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each materialized raw asset's metadata values, by stream name."""
+    return {
+        event.asset_key.path[-1]: {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None
+    }
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
+    return {
+        (e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_every_stream_has_a_raw_asset_with_checks_and_described_columns(
+    defs: dg.Definitions,
+) -> None:
     graph = defs.resolve_asset_graph()
+    job = defs.resolve_job_def(INGEST_JOB)
     for spec in STREAMS:
         key = dg.AssetKey(["raw", spec.name])
         node = graph.get(key)
         assert node.group_name == spec.domain
         assert {"kafka", "duckdb"} <= set(node.kinds)
         assert node.description and node.owners
-        checks = {c.name for c in graph.get_check_keys_for_assets({key})}
-        assert checks == {"keys_not_null", "unique_ids", "fresh"}
-        assert defs.resolve_job_def(f"ingest_{spec.name}") is not None
-        sensor = defs.resolve_sensor_def(f"{spec.name}_lag")
-        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        assert {c.name for c in graph.get_check_keys_for_assets({key})} == CHECKS
+        schema = node.metadata["dagster/column_schema"]
+        undescribed = [c.name for c in schema.columns if not c.description]
+        assert not undescribed, f"{spec.name}: columns without a description: {undescribed}"
+        assert {"_topic_id", "_partition", "_offset"} <= {c.name for c in schema.columns}
+        assert key in job.asset_layer.executable_asset_keys
+    sensor = defs.resolve_sensor_def(LAG_SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert [s.name for s in defs.sensors or []].count(LAG_SENSOR) == 1
     domains = {key.path[0] for key in graph.get_all_asset_keys() if key.path[0] != "raw"}
     assert domains == {s.domain for s in STREAMS}
 
@@ -63,75 +113,172 @@ def test_definitions_validate_as_dagster_loads_them(env) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ingest_job_materializes_new_events_once(defs, env, kafka_config) -> None:
+def test_one_run_ingests_each_selected_stream_with_its_own_metadata_and_checks(
+    defs, env, kafka_config
+) -> None:
     publish(12, kafka_config)
-    job = defs.resolve_job_def("ingest_user_events")
+    publish_to(SESSIONS, 4, kafka_config)
+    publish_invalid(SPEC, kafka_config)
+    job = defs.resolve_job_def(INGEST_JOB)
     instance = dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(instance=instance)
+    selection = [dg.AssetKey(["raw", "user_events"]), dg.AssetKey(["raw", "sessions"])]
+    result = job.execute_in_process(instance=instance, asset_selection=selection)
     assert result.success
-    [materialization] = result.asset_materializations_for_node(
-        job.nodes_in_topological_order[0].name
-    )
-    assert materialization.metadata["rows_written"].value == 12
-    assert materialization.metadata["lag_after"].value == 0
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"keys_not_null": True, "unique_ids": True, "fresh": True}
-    assert raw_rows(env) == 12
-    again = job.execute_in_process(instance=instance)
-    [second] = again.asset_materializations_for_node(job.nodes_in_topological_order[0].name)
-    assert second.metadata["rows_written"].value == 0
-    assert raw_rows(env) == 12
+    first = materializations(result)
+    assert set(first) == {"user_events", "sessions"}
+    assert first["user_events"]["rows_written"] == 12 and first["sessions"]["rows_written"] == 4
+    assert first["user_events"]["dead_lettered"] == 1
+    assert (first["user_events"]["dlq_depth"], first["user_events"]["dlq_added"]) == (1, 1)
+    assert (first["sessions"]["dlq_depth"], first["sessions"]["dlq_added"]) == (0, 0)
+    assert all(m["lag_after"] == 0 for m in first.values())
+    assert check_results(result) == {
+        (stream, check): True for stream in ("user_events", "sessions") for check in CHECKS
+    }
+    assert (raw_rows(env), raw_rows(env, "sessions")) == (12, 4)
+    publish_invalid(SPEC, kafka_config)
+    again = materializations(job.execute_in_process(instance=instance, asset_selection=selection))
+    assert again["user_events"]["rows_written"] == 0 == again["sessions"]["rows_written"]
+    assert (again["user_events"]["dlq_depth"], again["user_events"]["dlq_added"]) == (2, 1)
+    assert (raw_rows(env), raw_rows(env, "sessions")) == (12, 4)
 
 
-def test_sensor_requests_a_run_only_when_the_group_lags(defs, kafka_config, monkeypatch) -> None:
+def test_freshness_warns_when_the_newest_row_is_too_old_while_the_topic_lags(
+    defs, env, kafka_config
+) -> None:
+    from ownlens_pipelines.assets.raw import build_raw_assets
+
+    publish(3, kafka_config)
+    # a bound no row can meet: the check fails whenever events wait in the topic
+    assets = build_raw_assets([SPEC], freshness_bound=1e-6)
+
+    def fresh(**config: int) -> dg.AssetCheckEvaluation:
+        result = dg.materialize(
+            [assets], resources=defs.resources, run_config={"ops": {OP_NAME: {"config": config}}}
+        )
+        [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "fresh"]
+        return evaluation
+
+    behind = fresh(max_records=1)  # one of three read: two wait
+    assert not behind.passed and behind.severity == dg.AssetCheckSeverity.WARN
+    assert behind.metadata["lag"].value == 2
+    assert cast(float, behind.metadata["newest_row_age_s"].value) > 0
+    caught_up = fresh()
+    assert caught_up.passed and caught_up.metadata["lag"].value == 0
+
+
+def test_sensor_requests_one_run_for_every_lagging_stream(defs, kafka_config, monkeypatch) -> None:
     from ownlens_pipelines import sensors
 
     monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)  # each evaluation reads the broker anew
-    sensor = defs.resolve_sensor_def("user_events_lag")
+    sensor = defs.resolve_sensor_def(LAG_SENSOR)
     instance = dg.DagsterInstance.ephemeral()
 
     def evaluate():
-        context = dg.build_sensor_context(instance=instance, resources=defs.resources)
-        return sensor(context)
+        return sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
 
-    idle = evaluate()
-    assert "no lag" in skip_message(idle)
+    assert "no lag" in skip_message(evaluate())
     publish(9, kafka_config)
+    publish_to(SESSIONS, 3, kafka_config)
     first, second = evaluate(), evaluate()
     [request] = first.run_requests
     assert request.run_key == second.run_requests[0].run_key
-    assert request.run_key.startswith("user_events@")
+    assert request.run_key.startswith("ingest@")
+    assert set(request.asset_selection) == {
+        dg.AssetKey(["raw", "user_events"]),
+        dg.AssetKey(["raw", "sessions"]),
+    }
+    assert request.tags["ownlens/lag"] == "12"
+    ranges = request.tags[STREAM_TAG_PREFIX + "user_events"].split(",")
+    assert len(ranges) == SPEC.partitions and all(r.split(":")[1].startswith("-..") for r in ranges)
     ends = json.loads(first.cursor)
-    assert sum(ends.values()) == 9 and request.tags["ownlens/lag"] == "9"
+    assert sum(ends["user_events"].values()) == 9 and sum(ends["sessions"].values()) == 3
     publish(1, kafka_config)
     assert evaluate().run_requests[0].run_key != request.run_key
-    assert defs.resolve_job_def("ingest_user_events").execute_in_process(instance=instance).success
-    done = evaluate()
-    assert "no lag" in skip_message(done)
+    job = defs.resolve_job_def(INGEST_JOB)
+    run = job.execute_in_process(
+        instance=instance, tags=request.tags, asset_selection=list(request.asset_selection or [])
+    )
+    assert run.success
+    assert "no lag" in skip_message(evaluate())
 
 
-def test_sensors_of_one_tick_share_one_lag_read(defs, kafka_config, monkeypatch) -> None:
+def test_sensor_adds_no_run_for_a_backlog_a_queued_or_running_run_covers(
+    defs, kafka_config, monkeypatch
+) -> None:
     from ownlens_pipelines import sensors
 
-    reads = []
+    monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)
+    sensor = defs.resolve_sensor_def(LAG_SENSOR)
+    instance = dg.DagsterInstance.ephemeral()
 
-    def counted_group_lag(*args, **kwargs):
-        reads.append(1)
-        return group_lag(*args, **kwargs)
+    def evaluate():
+        return sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
 
-    monkeypatch.setattr(sensors, "group_lag", counted_group_lag)
+    publish(5, kafka_config)
+    publish_to(SESSIONS, 2, kafka_config)
+    [request] = evaluate().run_requests
+    # launched, not yet running (a QUEUED run needs a code location to be recorded here)
+    starting = dg.DagsterRun(
+        job_name=INGEST_JOB, status=dg.DagsterRunStatus.STARTING, tags=request.tags
+    )
+    instance.add_run(starting)
+    assert "queued run" in skip_message(evaluate())
+    instance.delete_run(starting.run_id)
+    running = dg.DagsterRun(
+        job_name=INGEST_JOB, status=dg.DagsterRunStatus.STARTED, tags=request.tags
+    )
+    instance.add_run(running)
+    assert "queued run" in skip_message(evaluate())  # started, its step not yet: still waiting
+    step_started(instance, running)
+    assert "run in progress covers it" in skip_message(evaluate())
+    publish(1, kafka_config)  # past what the running run was asked for: a run for that stream only
+    [more] = evaluate().run_requests
+    assert list(more.asset_selection or []) == [dg.AssetKey(["raw", "user_events"])]
+
+
+def step_started(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
+    """Record that the run's step started, as its worker would."""
+    instance.store_event(
+        dg.EventLogEntry(
+            error_info=None,
+            level="DEBUG",
+            user_message="",
+            run_id=run.run_id,
+            timestamp=time.time(),
+            step_key=OP_NAME,
+            job_name=INGEST_JOB,
+            dagster_event=dg.DagsterEvent(
+                event_type_value=dg.DagsterEventType.STEP_START.value,
+                job_name=INGEST_JOB,
+                step_key=OP_NAME,
+            ),
+        )
+    )
+
+
+def test_the_lag_of_every_group_is_read_once_per_tick(defs, kafka_config, monkeypatch) -> None:
+    from ownlens_kafka.lag import LagReader
+    from ownlens_pipelines import sensors
+
+    reads: list[int] = []
+    original = LagReader.group_lag
+
+    def counted(self: LagReader, groups: dict[str, list[str]]) -> Any:
+        reads.append(len(groups))
+        return original(self, groups)
+
+    monkeypatch.setattr(LagReader, "group_lag", counted)
     monkeypatch.setattr(sensors, "SNAPSHOT", sensors.LagSnapshot(ttl=30.0))
     publish(4, kafka_config)
     instance = dg.DagsterInstance.ephemeral()
-    results = {
-        spec.name: defs.resolve_sensor_def(f"{spec.name}_lag")(
-            dg.build_sensor_context(instance=instance, resources=defs.resources)
-        )
-        for spec in STREAMS
-    }
-    assert len(reads) == 1
-    assert results["user_events"].run_requests[0].tags["ownlens/lag"] == "4"
-    assert all(isinstance(r, dg.SkipReason) for n, r in results.items() if n != "user_events")
+    sensor = defs.resolve_sensor_def(LAG_SENSOR)
+    results = [
+        sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        for _ in range(3)
+    ]
+    assert reads == [len(STREAMS)]  # one read for all groups, then the cached snapshot
+    assert all(r.run_requests[0].tags["ownlens/lag"] == "4" for r in results)
+    sensors.SNAPSHOT.close()
 
 
 def test_etl_ops_extract_and_republish_a_stream(defs, env, kafka_config) -> None:
@@ -159,34 +306,40 @@ def test_etl_ops_extract_and_republish_a_stream(defs, env, kafka_config) -> None
     )  # the five, published again
 
 
+@pytest.mark.parametrize("failing", [1, 2])
 def test_a_failed_backlog_is_retried_a_bounded_number_of_times(
-    defs, kafka_config, monkeypatch
+    defs, kafka_config, monkeypatch, failing: int
 ) -> None:
     from ownlens_pipelines import sensors
 
     monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)
-    sensor = defs.resolve_sensor_def("user_events_lag")
-    job = defs.resolve_job_def("ingest_user_events")
+    sensor = defs.resolve_sensor_def(LAG_SENSOR)
+    job = defs.resolve_job_def(INGEST_JOB)
     instance = dg.DagsterInstance.ephemeral()
     publish(3, kafka_config)
+    if failing == 2:
+        publish_to(SESSIONS, 2, kafka_config)
 
     def evaluate():
         return sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
 
-    def fail(request) -> None:  # max_records=0 is rejected: the run fails before reading
+    def fail(request: dg.RunRequest) -> None:  # max_records=0 is rejected: the run fails early
         result = job.execute_in_process(
             instance=instance,
             tags=request.tags,
+            asset_selection=list(request.asset_selection or []),
             raise_on_error=False,
-            run_config={"ops": {"raw__user_events": {"config": {"max_records": 0}}}},
+            run_config={"ops": {OP_NAME: {"config": {"max_records": 0}}}},
         )
         assert not result.success
 
     first = evaluate().run_requests[0]
+    assert len(first.asset_selection or []) == failing
     fail(first)
     retry = evaluate().run_requests[0]
     assert retry.run_key == f"{first.run_key}#retry1"
     fail(retry)
+    assert evaluate().run_requests[0].run_key == f"{first.run_key}#retry2"
     fail(evaluate().run_requests[0])
-    given_up = evaluate()
-    assert "3 runs for this backlog failed" in skip_message(given_up)
+    given_up = skip_message(evaluate())
+    assert "3 runs failed on the backlog of" in given_up and "user_events" in given_up

@@ -16,8 +16,8 @@ from ownlens_pipelines.assets.domain import (
     DOMAIN_ASSETS,
     FRESH,
     DomainAssetSpec,
-    build_domain_asset,
     domain_assets,
+    domain_key,
 )
 from ownlens_pipelines.resources import WarehouseResource
 from ownlens_pipelines.schema import events_table
@@ -60,10 +60,12 @@ def materialize(path: Path, name: str) -> tuple[list[dict[str, Any]], dict[str, 
     """Materialize the asset; its table's rows as dicts (in table order) and its metadata."""
     spec = spec_named(name)
     result = dg.materialize(
-        [build_domain_asset(spec)], resources={"warehouse": WarehouseResource(path=str(path))}
+        domain_assets(),
+        selection=[domain_key(spec)],
+        resources={"warehouse": WarehouseResource(path=str(path))},
     )
     assert result.success
-    [event] = result.get_asset_materialization_events()
+    [event] = result.get_asset_materialization_events()  # only the selected table
     metadata = dict(event.materialization.metadata)
     with Warehouse(path).connect(read_only=True) as connection:
         cursor = connection.execute(f"SELECT * FROM {spec.table}")
@@ -86,17 +88,27 @@ def test_every_domain_has_an_asset_and_names_are_unique() -> None:
 
 
 def test_assets_are_declared_from_the_table() -> None:
-    assets = domain_assets()
-    assert len(assets) == len(DOMAIN_ASSETS)
-    for spec, asset in zip(DOMAIN_ASSETS, assets, strict=True):
+    [asset] = domain_assets()  # one multi-asset: one run, one step, one connection for all
+    assert asset.can_subset and "warehouse" in asset.required_resource_keys
+    assert set(asset.keys) == {dg.AssetKey([s.domain, s.name]) for s in DOMAIN_ASSETS}
+    for spec in DOMAIN_ASSETS:
         key = dg.AssetKey([spec.domain, spec.name])
-        assert asset.key == key
         assert asset.group_names_by_key[key] == spec.domain
         assert asset.descriptions_by_key[key] == spec.description
         assert set(asset.asset_deps[key]) == {dg.AssetKey(["raw", s]) for s in spec.deps}
         assert asset.specs_by_key[key].kinds == {"duckdb", "sql"}
         assert asset.automation_conditions_by_key[key] == FRESH
-        assert "warehouse" in asset.required_resource_keys
+
+
+@pytest.mark.parametrize("spec", DOMAIN_ASSETS, ids=[s.name for s in DOMAIN_ASSETS])
+def test_every_column_has_a_description(spec: DomainAssetSpec, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.connect() as connection:
+        for stream in STREAMS:
+            warehouse.ensure_raw_table(connection, stream)
+        columns = [row[0] for row in connection.execute(f"DESCRIBE {spec.sql}").fetchall()]
+    assert list(spec.columns) == columns  # described, in the table's order
+    assert all(text.strip() and text.endswith(".") for text in spec.columns.values())
 
 
 @pytest.mark.parametrize("spec", DOMAIN_ASSETS, ids=[s.name for s in DOMAIN_ASSETS])
@@ -183,8 +195,10 @@ def test_daily_engagement(tmp_path: Path) -> None:
     ]
     assert {(r["company_id"], r["brand_id"]) for r in rows} == {(COMPANY, BRAND)}
     assert metadata["dagster/row_count"].value == 3
-    schema = {c.name: c.type for c in metadata["dagster/column_schema"].schema.columns}
+    columns = metadata["dagster/column_schema"].schema.columns
+    schema = {c.name: c.type for c in columns}
     assert schema["day"] == "DATE" and schema["events"] == "BIGINT"
+    assert {c.name: c.description for c in columns} == spec_named("daily_engagement").columns
     preview = metadata["preview"].value
     assert preview.splitlines()[0].startswith("| company_id | brand_id | day | events |")
     assert len(preview.splitlines()) == 2 + 3
