@@ -21,8 +21,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dagster as dg
+from _common import broker_config, payloads
 
-from bench._common import broker_config, payloads
 from ownlens_kafka import reset_config
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.lag import LagReader, group_lag, stream_groups
