@@ -109,7 +109,7 @@ def latencies(
 ) -> Iterator[tuple[float, float]]:
     """(produced at, seconds to the warehouse) of each row produced in [since, until]: from
     `_ingested_at` when rows carry it, else from the materialization that wrote the row."""
-    with Warehouse(warehouse).connect(read_only=True) as connection:
+    with Warehouse(warehouse).connect() as connection:
         for spec in STREAMS:
             columns = {row[0] for row in connection.execute(f"DESCRIBE raw.{spec.name}").fetchall()}
             if "_ingested_at" in columns:

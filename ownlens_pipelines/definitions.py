@@ -24,12 +24,13 @@ def _from_env(prefix: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 @dg.definitions
 def defs() -> dg.Definitions:
     """The raw assets with their checks, job and lag sensor; domain assets and their automation;
-    the quality asset; the ETL jobs; resources."""
+    the quality asset; the ETL and reprocessing jobs; resources."""
     from ownlens_kafka.streams import STREAMS
     from ownlens_pipelines.assets.domain import domain_assets
     from ownlens_pipelines.assets.quality import raw_table_metrics
     from ownlens_pipelines.factory import ingest_definitions
     from ownlens_pipelines.ops import etl_jobs
+    from ownlens_pipelines.reprocess import reprocessing_jobs
     from ownlens_pipelines.resources import KafkaResource, WarehouseResource
     from ownlens_pipelines.sensors import AutomationSettings
     from ownlens_pipelines.settings import ETLConfig
@@ -38,12 +39,12 @@ def defs() -> dg.Definitions:
     fields = {name: info.annotation for name, info in KafkaResource.model_fields.items()}
     kafka = KafkaResource(**_from_env("KAFKA_", fields))
     path = _from_env("OWNLENS_", {"warehouse": str}).get("warehouse")
-    warehouse = WarehouseResource(path=path) if path else WarehouseResource()
+    warehouse = WarehouseResource(database=path) if path else WarehouseResource()
     return dg.Definitions.merge(
         ingest_definitions(STREAMS, settings, automation),
         dg.Definitions(
             assets=[*domain_assets(), raw_table_metrics],
-            jobs=etl_jobs(),
+            jobs=[*etl_jobs(), *reprocessing_jobs()],
             sensors=[
                 dg.AutomationConditionSensorDefinition(
                     "domain_assets_automation",

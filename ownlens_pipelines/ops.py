@@ -5,13 +5,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from ownlens_kafka.streams import STREAMS, get_stream
+from ownlens_kafka.streams import STREAM_NAMES, get_stream
 from ownlens_pipelines.etl.extractor import KafkaExtractor
 from ownlens_pipelines.etl.loader import KafkaLoader
 from ownlens_pipelines.resources import IngestConfig, KafkaResource, WarehouseResource
 from ownlens_pipelines.warehouse import raw_table
-
-STREAM_NAMES = ", ".join(spec.name for spec in STREAMS)
 
 
 class StreamConfig(IngestConfig):
@@ -66,7 +64,7 @@ def kafka_load(
 
 @dg.job(
     executor_def=dg.in_process_executor,
-    description=f"Extract one stream ({STREAM_NAMES}) into the warehouse.",
+    description=f"Extract one stream ({', '.join(STREAM_NAMES)}) into the warehouse.",
 )
 def extract_stream() -> None:
     kafka_extract()

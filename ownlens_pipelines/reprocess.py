@@ -48,7 +48,7 @@ def reprocess_range(
     warehouse: WarehouseResource,
 ) -> dict[str, Any]:
     """Read a range of a stream again into `raw.<stream>` (no row twice; live group untouched)."""
-    etl = ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.path)
+    etl = ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.database)
     end = Position.parse(config.end) if config.end else None
     result = reprocess(get_stream(config.stream), etl, Position.parse(config.start), end)
     metadata = result.metadata()

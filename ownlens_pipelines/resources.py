@@ -1,18 +1,21 @@
-"""Dagster resources: the Kafka cluster and the DuckDB warehouse."""
+"""Dagster resources: the Kafka cluster and the DuckDB warehouse (`warehouse.WarehouseResource`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import dagster as dg
+from pydantic import Field, field_serializer
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import BaseKafkaConsumer
 from ownlens_kafka.lag import PartitionLag, group_lag, stream_groups
 from ownlens_kafka.producer import BaseKafkaProducer
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.settings import DEFAULT_WAREHOUSE, ETLConfig
-from ownlens_pipelines.warehouse import Warehouse
+from ownlens_pipelines.settings import ETLConfig
+from ownlens_pipelines.warehouse import WarehouseResource
+
+__all__ = ["IngestConfig", "KafkaResource", "WarehouseResource"]
 
 
 class KafkaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -22,15 +25,20 @@ class KafkaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     security_protocol: str | None = None
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    # Dagster config has no SecretStr: bound with dg.EnvVar, hidden from repr and dumps
+    sasl_password: str | None = Field(default=None, repr=False)
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
-    ssl_key_password: str | None = None
+    ssl_key_password: str | None = Field(default=None, repr=False)
     client_id: str | None = None
     namespace: str | None = None
     session_timeout_ms: int | None = None
     heartbeat_interval_ms: int | None = None
+
+    @field_serializer("sasl_password", "ssl_key_password")
+    def _masked(self, value: str | None) -> str | None:
+        return None if value is None else "**********"
 
     def kafka_config(self) -> KafkaConfig:
         """The resource's fields over the environment's `KAFKA_*` settings."""
@@ -51,15 +59,6 @@ class KafkaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return group_lag(config, stream_groups(config, specs), timeout=timeout)
 
 
-class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The DuckDB warehouse file."""
-
-    path: str = DEFAULT_WAREHOUSE
-
-    def warehouse(self) -> Warehouse:
-        return Warehouse(self.path)
-
-
 class IngestConfig(dg.Config):
     """Per-run overrides of the ETL settings (empty: `OWNLENS_*` variables or defaults)."""
 
@@ -69,4 +68,4 @@ class IngestConfig(dg.Config):
     def etl(self, kafka: KafkaResource, warehouse: WarehouseResource) -> ETLConfig:
         own = self.model_dump(include={"batch_size", "max_records"})
         overrides = {k: v for k, v in own.items() if v is not None}
-        return ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.path, **overrides)
+        return ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.database, **overrides)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.json_rows import SESSION_SETTINGS, VALUE, typable, typed_select
 from ownlens_pipelines.schema import INGESTED_AT, table_columns
+from ownlens_pipelines.settings import DEFAULT_WAREHOUSE
 
 RAW_SCHEMA = "raw"
 CHECKPOINT_ROWS = 100_000
-CHECKPOINT_THRESHOLD = "1GB"  # DuckDB's automatic checkpoints are replaced by explicit ones
 _BATCH = "ownlens_batch"
 
 # DuckDB shares one database instance between a process's connections to a file, and registers
@@ -61,50 +63,53 @@ def raw_table(spec: StreamSpec) -> str:
     return f"{RAW_SCHEMA}.{spec.name}"
 
 
-class Warehouse:
-    """A DuckDB file. One process at a time may write it, so connecting waits for the lock."""
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse file: dagster-duckdb's connections (retried while another process
+    holds the file's write lock), opened one at a time in this process, in UTC."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        lock_timeout: float = 120.0,
-        memory_limit: str = "256MB",
-        checkpoint_rows: int = CHECKPOINT_ROWS,
-    ) -> None:
-        self.path = Path(path)
-        self.lock_timeout = lock_timeout
-        self.memory_limit = memory_limit
-        self.checkpoint_rows = checkpoint_rows
-        self._unsaved = 0  # rows written since the last checkpoint
+    database: str = Field(default=DEFAULT_WAREHOUSE, description="DuckDB file of the warehouse.")
+    connection_config: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "memory_limit": "256MB",
+            "checkpoint_threshold": "1GB",  # explicit checkpoints instead (Warehouse.checkpoint)
+        },
+        description="DuckDB settings of the connections.",
+    )
 
     @contextlib.contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection, retried while another process holds the file's write lock."""
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout
-        settings: dict[str, str | bool | int | float | list[str]] = {
-            "memory_limit": self.memory_limit
-        }
-        if not read_only:
-            settings["checkpoint_threshold"] = CHECKPOINT_THRESHOLD
-        while True:
-            try:
-                with _OPENING:
-                    connection = duckdb.connect(
-                        str(self.path), read_only=read_only, config=settings
-                    )
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        opened = super().get_connection()
+        with _OPENING:
+            connection = opened.__enter__()
         try:
             connection.execute(SESSION_SETTINGS)
             yield connection
         finally:
             with _OPENING:
-                connection.close()
+                opened.__exit__(None, None, None)
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self)
+
+
+class Warehouse:
+    """The raw tables of a warehouse, written idempotently by Kafka position."""
+
+    def __init__(
+        self, where: str | Path | WarehouseResource, checkpoint_rows: int = CHECKPOINT_ROWS
+    ) -> None:
+        self.resource = (
+            where
+            if isinstance(where, WarehouseResource)
+            else WarehouseResource(database=str(where))
+        )
+        self.checkpoint_rows = checkpoint_rows
+        self._unsaved = 0  # rows written since the last checkpoint
+
+    def connect(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A connection; it waits while another process writes the file."""
+        return self.resource.get_connection()
 
     def ensure_raw_table(self, connection: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
         """The stream's table, with any column a newer model (or this version) added; a column

@@ -15,26 +15,13 @@ from ownlens_kafka.lag import LagReader, UnknownTopicError, topic_depth
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
 from ownlens_pipelines.resources import IngestConfig, KafkaResource, WarehouseResource
-from ownlens_pipelines.schema import table_columns
+from ownlens_pipelines.schema import INGESTED_AT, table_columns
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse, raw_table
 
 POOL = "ownlens_warehouse"  # DuckDB has one writer process at a time
 OP_NAME = "extract_streams"
 CHECK_NAMES = ("keys_not_null", "unique_ids", "fresh")
-# Until schema.Column carries its own description: what the `_*` columns hold.
-METADATA_DESCRIPTIONS = {
-    "_topic": "Kafka topic the event was read from, as the cluster names it (with the namespace).",
-    "_topic_id": "Id of the topic's incarnation: a topic deleted and created again gets a new one.",
-    "_partition": "Kafka partition the event was read from.",
-    "_offset": "Offset of the event in its partition; with _topic_id and _partition, the row's "
-    "identity.",
-    "_key": "Kafka record key.",
-    "_produced_at": "When the producer sent the event (header `produced_at`), UTC.",
-    "_producer": "Producer that sent the event (header `producer`).",
-    "_schema_version": "Schema version of the event (header `schema_version`).",
-    "_ingested_at": "When the row was written to the warehouse, UTC.",
-}
 
 
 class IngestCancelled(Exception):
@@ -45,31 +32,12 @@ def raw_key(spec: StreamSpec) -> dg.AssetKey:
     return dg.AssetKey(["raw", spec.name])
 
 
-def column_description(spec: StreamSpec, name: str, described: str | None = None) -> str | None:
-    """A raw column's description: the model field's, or the metadata column's."""
-    field = spec.model.model_fields.get(name)
-    if field is not None:
-        return field.description
-    return described or METADATA_DESCRIPTIONS.get(name)
-
-
 def column_schema(spec: StreamSpec) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(
-                c.name,
-                c.sql_type,
-                column_description(spec, c.name, getattr(c, "description", None)),
-            )
-            for c in table_columns(spec.model)
+            dg.TableColumn(c.name, c.sql_type, c.description) for c in table_columns(spec.model)
         ]
     )
-
-
-def freshness_column(spec: StreamSpec) -> str:
-    """The column saying how old the newest row is: write time once rows carry it."""
-    names = {c.name for c in table_columns(spec.model)}
-    return "_ingested_at" if "_ingested_at" in names else "_produced_at"
 
 
 def raw_asset_spec(spec: StreamSpec) -> dg.AssetSpec:
@@ -106,7 +74,7 @@ def raw_check_specs(spec: StreamSpec, freshness_bound: float) -> list[dg.AssetCh
             "fresh",
             asset=key,
             description=f"While `{spec.topic}` has lag, its newest row is at most "
-            f"{freshness_bound:g} s old (`{freshness_column(spec)}`); warns otherwise.",
+            f"{freshness_bound:g} s old (`{INGESTED_AT.name}`); warns otherwise.",
         ),
     ]
 
@@ -150,7 +118,7 @@ def check_table(
             )
         )
     if "fresh" in names:
-        column = freshness_column(spec)
+        column = INGESTED_AT.name
         age = _scalar(connection, f"SELECT epoch(now() - max({column})) FROM {table}")
         age_s = None if age is None else round(float(age), 3)
         results.append(

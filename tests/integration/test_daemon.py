@@ -76,7 +76,7 @@ def ingest_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 def raw_rows(env, stream: str) -> tuple[int, int]:
     """(rows, distinct Kafka positions) of `raw.<stream>`."""
-    with Warehouse(env["OWNLENS_WAREHOUSE"]).connect(read_only=True) as connection:
+    with Warehouse(env["OWNLENS_WAREHOUSE"]).connect() as connection:
         row = connection.execute(
             f"SELECT count(*), count(DISTINCT (_topic_id, _partition, _offset)) FROM raw.{stream}"
         ).fetchone()

@@ -113,6 +113,16 @@ def test_definitions_validate_as_dagster_loads_them(env) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_etl_and_reprocessing_jobs_are_in_the_code_location(defs: dg.Definitions) -> None:
+    for name in (
+        "extract_stream",
+        "republish_stream",
+        "reprocess_stream",
+        "replay_stream_dead_letters",
+    ):
+        assert defs.resolve_job_def(name).description, name
+
+
 def test_one_run_ingests_each_selected_stream_with_its_own_metadata_and_checks(
     defs, env, kafka_config
 ) -> None:

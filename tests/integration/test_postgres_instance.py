@@ -158,7 +158,7 @@ def lag(kafka_config: KafkaConfig, spec: StreamSpec) -> tuple[int, int]:
 
 def raw_positions(warehouse: str, spec: StreamSpec) -> tuple[int, int, int]:
     """(rows, distinct Kafka positions, distinct event ids) of the stream's raw table."""
-    with Warehouse(warehouse).connect(read_only=True) as connection:
+    with Warehouse(warehouse).connect() as connection:
         rows, positions, ids = one_row(
             connection,
             f"SELECT count(*), count(DISTINCT (_topic_id, _partition, _offset)), "

@@ -124,7 +124,7 @@ def test_asset_publishes_one_valid_metric_per_raw_table(
     )
     result = dg.materialize(
         [raw_table_metrics],
-        resources={"warehouse": WarehouseResource(path=str(path)), "kafka": kafka},
+        resources={"warehouse": WarehouseResource(database=str(path)), "kafka": kafka},
     )
     assert result.success
     [event] = result.get_asset_materialization_events()

@@ -126,7 +126,7 @@ def test_the_jobs_run_in_dagster_with_their_launchpad_config(etl) -> None:
             session_timeout_ms=etl.kafka.session_timeout_ms,
             heartbeat_interval_ms=etl.kafka.heartbeat_interval_ms,
         ),
-        "warehouse": WarehouseResource(path=etl.warehouse),
+        "warehouse": WarehouseResource(database=etl.warehouse),
     }
     result = reprocess_stream.execute_in_process(resources=resources)  # the launchpad default
     assert result.success

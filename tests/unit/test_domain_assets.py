@@ -62,12 +62,12 @@ def materialize(path: Path, name: str) -> tuple[list[dict[str, Any]], dict[str, 
     result = dg.materialize(
         domain_assets(),
         selection=[domain_key(spec)],
-        resources={"warehouse": WarehouseResource(path=str(path))},
+        resources={"warehouse": WarehouseResource(database=str(path))},
     )
     assert result.success
     [event] = result.get_asset_materialization_events()  # only the selected table
     metadata = dict(event.materialization.metadata)
-    with Warehouse(path).connect(read_only=True) as connection:
+    with Warehouse(path).connect() as connection:
         cursor = connection.execute(f"SELECT * FROM {spec.table}")
         names = [d[0] for d in cursor.description or ()]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -121,7 +121,7 @@ def test_sql_on_empty_raw_tables_gives_no_rows(spec: DomainAssetSpec, tmp_path: 
 
 
 def test_all_assets_materialize_before_any_raw_table_exists(tmp_path: Path) -> None:
-    resources = {"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb"))}
+    resources = {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb"))}
     result = dg.materialize(domain_assets(), resources=resources)
     events = result.get_asset_materialization_events()
     assert len(events) == len(DOMAIN_ASSETS)
