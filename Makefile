@@ -35,7 +35,7 @@ run: $(STAMP)
 	$(BIN)/ownlens dev
 
 test: $(STAMP)
-	@echo "==> running the test suite (about 4 min on 2 cores)"
+	@echo "==> running the test suite (about 10 min on 2 cores)"
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -16,7 +16,10 @@ import sqlalchemy as sa
 
 from tests.helpers import ROOT
 
-HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
+# the server the tests use: DAGSTER_PG_HOST/PORT/USER when set, else this project's machines' one
+HOST = os.environ.get("DAGSTER_PG_HOST", "127.0.0.1")
+PORT = int(os.environ.get("DAGSTER_PG_PORT", "5432"))
+USER = os.environ.get("DAGSTER_PG_USER", "postgres")
 DAGSTER_YAML = ROOT / "docker" / "dagster.yaml"
 
 
