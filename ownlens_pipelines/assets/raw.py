@@ -93,30 +93,22 @@ def check_table(
 ) -> list[dg.AssetCheckResult]:
     """The results of the checks `names` on `raw.<stream>`, its topic's lag being `lag`."""
     table, key, results = raw_table(spec), raw_key(spec), []
-    if "keys_not_null" in names:
-        required = " OR ".join(f"{name} IS NULL" for name in (*spec.key_fields, spec.id_field))
-        missing = int(_scalar(connection, f"SELECT count(*) FROM {table} WHERE {required}"))
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=key,
-                check_name="keys_not_null",
-                passed=missing == 0,
-                metadata={"rows_missing_keys": missing},
+    required = " OR ".join(f"{name} IS NULL" for name in (*spec.key_fields, spec.id_field))
+    counts = {  # check: (what its count is, the query counting the offending rows)
+        "keys_not_null": ("rows_missing_keys", f"SELECT count(*) FROM {table} WHERE {required}"),
+        "unique_ids": (
+            "duplicates",
+            f"SELECT count(*) - count(DISTINCT ({', '.join(spec.identity)})) FROM {table}",
+        ),
+    }
+    for name, (label, query) in counts.items():
+        if name in names:
+            found = int(_scalar(connection, query))
+            results.append(
+                dg.AssetCheckResult(
+                    asset_key=key, check_name=name, passed=found == 0, metadata={label: found}
+                )
             )
-        )
-    if "unique_ids" in names:
-        identity = ", ".join(spec.identity)
-        duplicates = int(
-            _scalar(connection, f"SELECT count(*) - count(DISTINCT ({identity})) FROM {table}")
-        )
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=key,
-                check_name="unique_ids",
-                passed=duplicates == 0,
-                metadata={"duplicates": duplicates},
-            )
-        )
     if "fresh" in names:
         column = INGESTED_AT.name
         age = _scalar(connection, f"SELECT epoch(now() - max({column})) FROM {table}")
