@@ -11,7 +11,7 @@ from ownlens_kafka.dlq import replay
 from ownlens_kafka.positions import Position, resolve
 from ownlens_kafka.streams import STREAM_NAMES, StreamSpec, get_stream
 from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
-from ownlens_pipelines.resources import KafkaResource, WarehouseResource
+from ownlens_pipelines.resources import IngestConfig, KafkaResource, WarehouseResource
 from ownlens_pipelines.settings import ETLConfig
 
 
@@ -28,8 +28,9 @@ def reprocess(
     return KafkaExtractor(spec, etl, group_id=group).run(start=first, end=last)
 
 
-class ReprocessConfig(dg.Config):
-    """Which stream and which range to read again into its raw table."""
+class ReprocessConfig(IngestConfig):
+    """Which stream and which range to read again into its raw table, and optional ETL
+    overrides."""
 
     stream: str = Field(description=f"One of: {', '.join(STREAM_NAMES)}.")
     start: str = Field(
@@ -48,7 +49,7 @@ def reprocess_range(
     warehouse: WarehouseResource,
 ) -> dict[str, Any]:
     """Read a range of a stream again into `raw.<stream>` (no row twice; live group untouched)."""
-    etl = ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.database)
+    etl = config.etl(kafka, warehouse)
     end = Position.parse(config.end) if config.end else None
     result = reprocess(get_stream(config.stream), etl, Position.parse(config.start), end)
     metadata = result.metadata()
