@@ -35,6 +35,8 @@ from ownlens_kafka.topics import topic_ids
 log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
 Accept = Callable[[Message], object]
+# (topic, topic id, partitions) -> the next offset to read per partition, as a sink records it
+Resume = Callable[[str, str | None, list[int]], Mapping[int, int]]
 _CHUNK = 1_000
 # commit refusals meaning this member no longer owns the partitions
 _MEMBERSHIP_LOST = frozenset(
@@ -125,13 +127,16 @@ class BaseKafkaConsumer(StreamClient[M]):
         topics: Sequence[str] | None = None,
         start: Mapping[TopicPartitionKey, int] | None = None,
         until: Mapping[TopicPartitionKey, int] | None = None,
+        resume: Resume | None = None,
         **kwargs: Any,
     ) -> None:
         """`start`: read exactly these partitions from these offsets, without joining the group;
-        `until`: hand out nothing at or after these offsets."""
+        `until`: hand out nothing at or after these offsets; `resume`: where the sink says each
+        assigned partition goes on, used when ahead of the group's committed offset."""
         super().__init__(config, **kwargs)
         self.start = dict(start) if start is not None else None
         self.until = dict(until) if until is not None else None
+        self.resume = resume
         self.group_id = group_id or self.spec.group_id
         self.topics = [self.config.topic_name(t) for t in (topics or [self.spec.topic])]
         self.stats = ConsumerStats()
@@ -401,6 +406,42 @@ class BaseKafkaConsumer(StreamClient[M]):
             self.group_id,
             [(tp.topic, tp.partition) for tp in partitions],
         )
+        if self.resume is None or not partitions:
+            return
+        try:  # raising here would break librdkafka's callback
+            starts = self._resumed(consumer, partitions)
+        except Exception as exc:  # the committed offsets hold: the sink skips what it has
+            log.warning("consumer %s: resuming from the sink failed: %s", self.group_id, exc)
+            return
+        if starts:
+            consumer.assign(starts)
+
+    def _resumed(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
+        """The assignment at the sink's offsets where they are ahead of the committed ones
+        (empty when none is)."""
+        assert self.resume is not None
+        committed = consumer.committed(partitions, timeout=10.0)
+        ids = self._topic_ids()
+        wanted: dict[TopicPartitionKey, int] = {}
+        for topic in {tp.topic for tp in committed}:
+            held = [tp.partition for tp in committed if tp.topic == topic]
+            wanted |= {(topic, p): o for p, o in self.resume(topic, ids.get(topic), held).items()}
+        moved = False
+        for tp in committed:
+            ahead = wanted.get((tp.topic, tp.partition))
+            if ahead is not None and ahead > tp.offset:
+                log.info(
+                    "consumer %s: %s[%d] goes on at %d, written by the sink (committed: %d)",
+                    self.group_id,
+                    tp.topic,
+                    tp.partition,
+                    ahead,
+                    tp.offset,
+                )
+                tp.offset, moved = ahead, True
+        return committed if moved else []
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}

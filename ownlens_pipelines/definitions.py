@@ -39,7 +39,7 @@ def defs() -> dg.Definitions:
     fields = {name: info.annotation for name, info in KafkaResource.model_fields.items()}
     kafka = KafkaResource(**_from_env("KAFKA_", fields))
     path = _from_env("OWNLENS_", {"warehouse": str}).get("warehouse")
-    warehouse = WarehouseResource(database=path) if path else WarehouseResource()
+    warehouse = WarehouseResource(root=path) if path else WarehouseResource()
     return dg.Definitions.merge(
         ingest_definitions(STREAMS, settings, automation),
         dg.Definitions(

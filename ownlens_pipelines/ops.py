@@ -18,7 +18,7 @@ class StreamConfig(IngestConfig):
     stream: str
 
 
-@dg.op(pool="ownlens_warehouse")
+@dg.op
 def kafka_extract(
     context: dg.OpExecutionContext,
     config: StreamConfig,
@@ -32,12 +32,12 @@ def kafka_extract(
     return metadata
 
 
-@dg.op(pool="ownlens_warehouse")
+@dg.op
 def read_raw_table(config: StreamConfig, warehouse: WarehouseResource) -> pd.DataFrame:
     """`raw.<stream>` as a DataFrame (bounded by `max_records`)."""
     spec = get_stream(config.stream)
     limit = config.max_records or 1_000_000
-    with warehouse.warehouse().connect() as connection:
+    with warehouse.warehouse().connect([raw_table(spec)]) as connection:
         return connection.execute(
             f"SELECT * FROM {raw_table(spec)} ORDER BY _partition, _offset LIMIT {int(limit)}"
         ).df()

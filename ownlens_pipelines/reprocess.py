@@ -41,7 +41,7 @@ class ReprocessConfig(IngestConfig):
     )
 
 
-@dg.op(pool="ownlens_warehouse")
+@dg.op
 def reprocess_range(
     context: dg.OpExecutionContext,
     config: ReprocessConfig,

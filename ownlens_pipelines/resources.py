@@ -1,4 +1,4 @@
-"""Dagster resources: the Kafka cluster and the DuckDB warehouse (`warehouse.WarehouseResource`)."""
+"""Dagster resources: the Kafka cluster and the warehouse (`warehouse.WarehouseResource`)."""
 
 from __future__ import annotations
 
@@ -68,4 +68,4 @@ class IngestConfig(dg.Config):
     def etl(self, kafka: KafkaResource, warehouse: WarehouseResource) -> ETLConfig:
         own = self.model_dump(include={"batch_size", "max_records"})
         overrides = {k: v for k, v in own.items() if v is not None}
-        return ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.database, **overrides)
+        return ETLConfig(kafka=kafka.kafka_config(), warehouse=warehouse.root, **overrides)

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ownlens_kafka.config import KafkaConfig
 
-DEFAULT_WAREHOUSE = ".ownlens/warehouse.duckdb"
+DEFAULT_WAREHOUSE = ".ownlens/lake"
 
 
 class ETLConfig(BaseSettings):
-    """Batch size, run bounds, warehouse path and Kafka settings shared by extractor and loader."""
+    """Batch size, run bounds, warehouse root, vacuum retention and Kafka settings of the ETL."""
 
     model_config = SettingsConfigDict(env_prefix="OWNLENS_", extra="ignore", frozen=True)
 
     batch_size: int = Field(default=10_000, ge=1, description="Records per warehouse write.")
     max_records: int = Field(default=2_000_000, ge=1, description="Most records one run reads.")
-    warehouse: str = Field(default=DEFAULT_WAREHOUSE, description="DuckDB file of the warehouse.")
+    warehouse: str = Field(
+        default=DEFAULT_WAREHOUSE,
+        description="Root of the Delta tables: a directory, or an s3://, gs://, az:// URI.",
+    )
+    vacuum_retention: timedelta = Field(
+        default=timedelta(hours=1),
+        description="Vacuum keeps replaced files this long, so no running query loses them.",
+    )
     idle_timeout: float = Field(default=10.0, gt=0, description="Stop a run after this long idle.")
     sensor_interval: int = Field(default=10, ge=1, description="Seconds between lag checks.")
     sensors_running: bool = Field(default=True, description="Lag sensors start switched on.")
@@ -30,6 +39,11 @@ class ETLConfig(BaseSettings):
         if not value.strip() or value.strip().startswith(":memory:"):
             raise ValueError(
                 "an in-memory warehouse loses its rows at exit while the Kafka offsets stay "
-                "committed; give a file path"
+                "committed; give a directory or an object-store URI"
             )
-        return value
+        if value.strip().endswith(".duckdb"):
+            raise ValueError(
+                "the warehouse is a directory of Delta tables now, not a DuckDB file; give a "
+                "directory (default .ownlens/lake) and see the README's migration notes"
+            )
+        return value.strip()

@@ -27,9 +27,8 @@ def stream_forever(
     settings = etl or ETLConfig()
     dagster = instance()
     warehouse = Warehouse(settings.warehouse)
-    with warehouse.connect() as connection:  # DDL once: concurrent CREATEs conflict in DuckDB
-        for spec in specs:
-            warehouse.ensure_raw_table(connection, spec)
+    for spec in specs:  # schema changes from one place: they fail concurrent commits
+        warehouse.ensure_raw_table(spec)
     errors: list[BaseException] = []
 
     def follow(spec: StreamSpec) -> None:

@@ -1,4 +1,5 @@
-"""Domain assets: analyst-facing DuckDB tables, one SELECT over the raw stream tables each.
+"""Domain assets: analyst-facing Delta tables, one DuckDB SELECT over the raw stream tables each,
+refreshed incrementally (`refresh`): only the groups (days, ids) that new raw rows touch.
 
 Days and hour windows are UTC. Each source row is read once per id: the last version received
 (`latest`), so redeliveries and updates (a prediction's actuals, an article's new title) count once.
@@ -10,29 +11,33 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
 from ownlens_kafka.streams import get_stream
-from ownlens_pipelines.assets.raw import POOL, raw_key
+from ownlens_pipelines.assets.raw import raw_key
+from ownlens_pipelines.refresh import refresh
 from ownlens_pipelines.resources import WarehouseResource
-from ownlens_pipelines.warehouse import Warehouse, raw_table
+from ownlens_pipelines.warehouse import Warehouse, raw_table, table_stats
 
 PREVIEW_ROWS = 10
 # Rebuilt after its raw tables change. Raw tables are ingested continuously, so waiting for
-# them to have no run in progress (plain eager) would starve these assets; each SQL reads
-# committed data, and the warehouse pool keeps writers apart.
+# them to have no run in progress (plain eager) would starve these assets; each refresh reads
+# one snapshot of each raw table.
 FRESH = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_in_progress())
 
 
 @dataclass(frozen=True, slots=True)
 class DomainAssetSpec:
     """One domain table: `<domain>.<name>`, built by `sql` from the raw tables of `deps`; `columns`
-    describes each column the SQL returns, in order."""
+    describes each column the SQL returns, in order; `grains`: output columns a refresh
+    recomputes by, each with its expression in the sources that have it (`refresh`)."""
 
     domain: str
     name: str
     deps: tuple[str, ...]
     description: str
     sql: str
+    grains: Mapping[str, Mapping[str, str]] = field(hash=False)
     columns: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
@@ -117,7 +122,8 @@ SELECT
     count(*) FILTER (WHERE is_company_wide) AS company_wide,
     count(*) FILTER (WHERE is_important) AS important,
     coalesce(len(list_distinct(flatten(
-        list(CAST(target_departments AS UUID[])) FILTER (WHERE target_departments IS NOT NULL)
+        list(CAST(CAST(target_departments AS JSON) AS UUID[]))
+            FILTER (WHERE target_departments IS NOT NULL)
     ))), 0) AS targeted_departments
 FROM {latest("internal_content")}
 GROUP BY company_id, publish_date, content_type, priority_level, status
@@ -237,6 +243,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Reader engagement per brand and UTC day: events, unique readers, sessions, "
         "article views, clicks, average scroll depth and time on page.",
         sql=DAILY_ENGAGEMENT,
+        grains={"day": {"user_events": "event_date", "sessions": "CAST(session_start AS DATE)"}},
         columns={
             **COMPANY,
             **BRAND,
@@ -261,6 +268,10 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Views, clicks, shares, comments, likes and bookmarks per article and UTC "
         "day, with the article's latest title when known.",
         sql=ARTICLE_PERFORMANCE,
+        grains={
+            "day": {"content_events": "event_date"},
+            "article_id": {"content_events": "article_id", "articles": "article_id"},
+        },
         columns={
             **COMPANY,
             **BRAND,
@@ -283,6 +294,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Internal content per publish day, type, priority and status: how much, how "
         "much company-wide or important, and how many departments it targets.",
         sql=INTERNAL_CONTENT_REACH,
+        grains={"publish_date": {"internal_content": "publish_date"}},
         columns={
             **COMPANY,
             "publish_date": "UTC day the content was published.",
@@ -302,6 +314,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Failed logins and suspicious activity per user, IP address and UTC hour, "
         "with first and last sighting and the highest severity; only hours with incidents.",
         sql=INCIDENTS,
+        grains={"window_start": {"security_events": "date_trunc('hour', event_timestamp)"}},
         columns={
             **COMPANY,
             "user_id": "User the incidents concern (empty when unknown).",
@@ -324,6 +337,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         "median / p95 hours from request to completion. A request is the steps sharing "
         "company, type, user and requested_at (events carry no request id).",
         sql=REQUEST_SLA,
+        grains={"compliance_type": {"compliance_events": "compliance_type"}},
         columns={
             **COMPANY,
             "compliance_type": "Kind of request (GDPR access, deletion, ...).",
@@ -342,6 +356,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="Audited requests per UTC day, action and resource type: volume, failures, "
         "error rate, p95 response time (ms) and distinct users.",
         sql=AUDIT_ACTIVITY,
+        grains={"day": {"audit_logs": "event_date"}},
         columns={
             **COMPANY,
             **DAY,
@@ -361,6 +376,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         description="The latest quality metrics of each table: date, records, overall, "
         "completeness, validity and uniqueness scores, and grade.",
         sql=SCORECARD,
+        grains={"table_name": {"quality_metrics": "table_name"}},
         columns={
             "table_name": "Measured table (`raw.<stream>`).",
             "domain": "Domain the table belongs to.",
@@ -381,6 +397,7 @@ DOMAIN_ASSETS: tuple[DomainAssetSpec, ...] = (
         "metadata.outcome_of, not counted again), how many have actuals, accuracy (share "
         "correct) and mean absolute error of predicted vs actual values.",
         sql=MODEL_ACCURACY,
+        grains={"model_id": {"model_predictions": "model_id"}},
         columns={
             **COMPANY,
             "model_id": "Model that made the predictions.",
@@ -443,15 +460,15 @@ def table_metadata(
 
 
 def build_table(
-    warehouse: Warehouse, connection: duckdb.DuckDBPyConnection, spec: DomainAssetSpec
+    warehouse: Warehouse, spec: DomainAssetSpec, *, full: bool = False
 ) -> dict[str, Any]:
-    """(Re)create `<domain>.<name>` from its SQL; returns the table's metadata."""
-    connection.execute("SET TimeZone = 'UTC'")  # days and hours of TIMESTAMPTZ values are UTC
-    for stream in spec.deps:  # a source never extracted yet reads as empty, not as an error
-        warehouse.ensure_raw_table(connection, get_stream(stream))
-    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.domain}")
-    connection.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql}")
-    return table_metadata(connection, spec.table, spec.columns)
+    """Refresh `<domain>.<name>` (incrementally unless `full`); returns the table's metadata."""
+    done = refresh(warehouse, spec, full=full)
+    table = warehouse.table(spec.table)
+    with warehouse.connect([spec.table]) as connection:
+        metadata = table_metadata(connection, spec.table, spec.columns)
+    stats = {} if table is None else table_stats(table).metadata()
+    return {**metadata, **stats, **done.metadata()}
 
 
 def domain_key(spec: DomainAssetSpec) -> dg.AssetKey:
@@ -464,7 +481,7 @@ def domain_asset_spec(spec: DomainAssetSpec) -> dg.AssetSpec:
         key=domain_key(spec),
         deps=[raw_key(get_stream(stream)) for stream in spec.deps],
         group_name=spec.domain,
-        kinds={"duckdb", "sql"},
+        kinds={"deltalake", "duckdb"},
         owners=[f"team:{spec.domain}"],
         skippable=True,  # a run stopped on request leaves the rest to the next one
         automation_condition=FRESH,
@@ -473,34 +490,48 @@ def domain_asset_spec(spec: DomainAssetSpec) -> dg.AssetSpec:
     )
 
 
+class RefreshConfig(dg.Config):
+    """How a domain refresh runs."""
+
+    full: bool = Field(
+        default=False, description="Rebuild from all raw rows instead of only the changes."
+    )
+
+
 def build_domain_assets(specs: Sequence[DomainAssetSpec] = DOMAIN_ASSETS) -> dg.AssetsDefinition:
-    """Every domain table in one multi-asset: a run rebuilds the selected ones, one after the
-    other on one warehouse connection, each with its own materialization."""
+    """Every domain table in one multi-asset: a run refreshes the selected ones, one after the
+    other, each with its own materialization."""
 
     @dg.multi_asset(
         name="domain_tables",
         specs=[domain_asset_spec(spec) for spec in specs],
         can_subset=True,
-        pool=POOL,
-        description="Rebuild the selected domain tables from the raw tables.",
+        description="Refresh the selected domain tables from what changed in the raw tables.",
     )
     def domain_tables(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext, config: RefreshConfig, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult[Any]]:
         store = warehouse.warehouse()
         selected = [spec for spec in specs if domain_key(spec) in context.selected_asset_keys]
-        with store.connect() as connection:
-            for index, spec in enumerate(selected):
-                try:
-                    metadata = build_table(store, connection, spec)
-                except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
-                    # terminated: the run ends here, the tables left are rebuilt next time
-                    left = ", ".join(s.table for s in selected[index:])
-                    context.log.info(f"stopped on request; not rebuilt: {left}")
-                    return
-                yield dg.MaterializeResult(asset_key=domain_key(spec), metadata=metadata)
+        for index, spec in enumerate(selected):
+            try:
+                metadata = build_table(store, spec, full=config.full)
+            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+                # terminated: the run ends here, the tables left are refreshed next time
+                left = ", ".join(s.table for s in selected[index:])
+                context.log.info(f"stopped on request; not refreshed: {left}")
+                return
+            yield dg.MaterializeResult(asset_key=domain_key(spec), metadata=metadata)
 
     return domain_tables
+
+
+rebuild_domain_tables = dg.define_asset_job(
+    "rebuild_domain_tables",
+    selection=dg.AssetSelection.assets(*(domain_key(spec) for spec in DOMAIN_ASSETS)),
+    description="Rebuild every domain table from all raw rows (after a SQL change or a gap).",
+    config={"ops": {"domain_tables": {"config": {"full": True}}}},
+)
 
 
 def domain_assets() -> list[dg.AssetsDefinition]:

@@ -14,7 +14,7 @@ import pandas as pd
 from ownlens_kafka.models import QualityMetricCreate
 from ownlens_kafka.streams import STREAMS, StreamSpec, get_stream
 from ownlens_pipelines.assets.domain import markdown_table
-from ownlens_pipelines.assets.raw import POOL, raw_key
+from ownlens_pipelines.assets.raw import raw_key
 from ownlens_pipelines.etl.loader import KafkaLoader, LoadResult
 from ownlens_pipelines.resources import KafkaResource, WarehouseResource
 from ownlens_pipelines.warehouse import RAW_SCHEMA, raw_table
@@ -169,9 +169,8 @@ def _preview(frame: pd.DataFrame) -> str:
     key=["data_quality", "raw_table_metrics"],
     deps=[raw_key(spec) for spec in STREAMS],
     group_name="data_quality",
-    kinds={"duckdb", "kafka"},
+    kinds={"deltalake", "kafka"},
     owners=["team:data_quality"],
-    pool=POOL,
     automation_condition=AUTOMATION,
 )
 def raw_table_metrics(
@@ -180,7 +179,7 @@ def raw_table_metrics(
     """Today's quality of every raw table (records, missing keys, duplicate ids, completeness,
     uniqueness, grade, data age), published to the quality-metrics stream."""
     now = datetime.now(UTC)
-    with warehouse.warehouse().connect() as connection:
+    with warehouse.warehouse().connect([raw_table(s) for s in STREAMS]) as connection:
         metrics = measure(connection, now.date(), now)
     frame = metrics_frame(metrics)
     result = publish(frame, kafka)

@@ -19,7 +19,6 @@ from ownlens_pipelines.schema import INGESTED_AT, table_columns
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse, raw_table
 
-POOL = "ownlens_warehouse"  # DuckDB has one writer process at a time
 OP_NAME = "extract_streams"
 CHECK_NAMES = ("keys_not_null", "unique_ids", "fresh")
 
@@ -45,7 +44,7 @@ def raw_asset_spec(spec: StreamSpec) -> dg.AssetSpec:
         key=raw_key(spec),
         skippable=True,  # a stream stopped on request is left to the next run
         group_name=spec.domain,
-        kinds={"kafka", "duckdb"},
+        kinds={"kafka", "deltalake"},
         owners=[f"team:{spec.domain}"],
         description=f"{spec.description} Events of topic `{spec.topic}`, one row each.",
         metadata={
@@ -155,7 +154,7 @@ def ingest_stream(
             raise IngestCancelled(f"{spec.name}: stopped on request")
 
     result = KafkaExtractor(spec, etl, on_step=stop_requested).run()
-    with Warehouse(etl.warehouse).connect() as connection:
+    with Warehouse(etl.warehouse).connect([raw_table(spec)]) as connection:
         results = check_table(connection, spec, checks, result.lag_after, freshness_bound)
     return StreamIngest(spec, result, results, dlq_depth(reader, etl.kafka, spec))
 
@@ -213,7 +212,6 @@ def build_raw_assets(specs: Sequence[StreamSpec], freshness_bound: float) -> dg.
         specs=[raw_asset_spec(spec) for spec in specs],
         check_specs=[check for spec in specs for check in raw_check_specs(spec, freshness_bound)],
         can_subset=True,
-        pool=POOL,
         description="Extract each selected stream's backlog into `raw.<stream>`, then check it.",
     )
     def extract_streams(
@@ -233,9 +231,8 @@ def build_raw_assets(specs: Sequence[StreamSpec], freshness_bound: float) -> dg.
         }
         etl = config.etl(kafka, warehouse)
         store = warehouse.warehouse()
-        with store.connect() as connection:  # DDL once: concurrent CREATEs conflict in DuckDB
-            for spec in selected:
-                store.ensure_raw_table(connection, spec)
+        for spec in selected:  # schema changes from one place: they fail concurrent commits
+            store.ensure_raw_table(spec)
         stop, failed, stopped = threading.Event(), [], []
         with (
             LagReader(etl.kafka) as reader,

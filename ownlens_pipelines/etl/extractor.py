@@ -1,10 +1,10 @@
 """KafkaExtractor: a stream's consumer group, from its committed offsets to the end offsets seen at
-the start, into the warehouse table `raw.<stream>`; offsets committed only after the write.
+the start, into the Delta table `raw.<stream>`; offsets committed only after the write.
 
 Per batch, Python only judges each record (the fast gate, or pydantic when the gate declines) and
-hands DuckDB the canonical JSON, which DuckDB types inside the INSERT. Batch n is written in a
-second thread while batch n+1 is fetched and judged; batch n's dead letters and offsets are
-committed only once its rows are durable.
+hands DuckDB (in memory) the canonical JSON to type into Arrow; delta-rs writes it as one commit
+that records the batch's last offset per partition. Batch n is typed, lettered and committed in a
+second thread while batch n+1 is fetched and judged; its Kafka offsets are committed last.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from confluent_kafka import Consumer, Message, TopicPartition
+from deltalake.exceptions import DeltaError
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import Ack, BaseKafkaConsumer
@@ -50,7 +51,8 @@ _ROW_ERRORS = (
     duckdb.OutOfRangeException,
     duckdb.TypeMismatchException,
 )
-_TRANSIENT = (duckdb.CatalogException, duckdb.TransactionException)
+_TRANSIENT = (DeltaError, OSError)  # the store unreachable or busy: the write is idempotent
+_LATENCY_BATCHES = 1_000  # latency figures over at most this many recent batches
 
 
 @dataclass(slots=True)
@@ -72,6 +74,16 @@ class ExtractResult:
     latency_s: tuple[float | None, float | None, float | None] = (None, None, None)
     slow_path: int = 0  # records the fast gate left to pydantic
     write_costs: list[tuple[int, float]] = field(default_factory=list)  # rows, seconds per batch
+    latencies: list[pa.Array] = field(default_factory=list, repr=False)  # produce to row, per batch
+
+    def latency(self) -> tuple[float | None, float | None, float | None]:
+        """Produce-to-warehouse seconds over the rows written: p50, p95, max."""
+        seconds = pa.chunked_array(self.latencies[-_LATENCY_BATCHES:], pa.float64())
+        if len(seconds) == seconds.null_count:
+            return None, None, None
+        p50, p95 = pc.quantile(seconds, q=[0.5, 0.95]).to_pylist()
+        worst = pc.max(seconds).as_py()
+        return round(p50, 3), round(p95, 3), round(worst, 3)
 
     def metadata(self) -> dict[str, Any]:
         """Figures for Dagster metadata (the UI plots the numeric ones)."""
@@ -158,6 +170,7 @@ class _Batch:
     table: pa.Table
     slow: int
     written: Future[_Written] | None = None
+    lettered_rows: bool = False  # the letters of its untypable rows are in `ack.letters`
 
     def ranges(self) -> list[OffsetRange]:
         """The offset ranges the batch was read from: the rows its write replaces."""
@@ -171,8 +184,30 @@ class _Written(NamedTuple):
     """What writing a batch did."""
 
     failed: list[tuple[int, int, str]]  # rows DuckDB could not type: partition, offset, error
-    rows_total: int
+    latency: pa.Array  # produce-to-row seconds of the rows written
     seconds: float
+
+
+@dataclass(slots=True)
+class _Replacement:
+    """The rows of a range read again, kept until the range is replaced in one commit."""
+
+    rows: list[pa.Table] = field(default_factory=list)
+    ranges: dict[tuple[str, str | None, int], tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, rows: pa.Table, ranges: list[OffsetRange]) -> pa.Table:
+        self.rows.append(rows)
+        for topic, topic_id, partition, first, last in ranges:
+            known = self.ranges.get((topic, topic_id, partition))
+            self.ranges[(topic, topic_id, partition)] = (
+                (first, last) if known is None else (min(known[0], first), max(known[1], last))
+            )
+        return rows
+
+    def commit(self, warehouse: Warehouse, spec: StreamSpec) -> None:
+        if self.ranges:
+            ranges = [(*where, first, last) for where, (first, last) in self.ranges.items()]
+            warehouse.commit_raw(spec, pa.concat_tables(self.rows), ranges, replace=True)
 
 
 class KafkaExtractor:
@@ -192,6 +227,7 @@ class KafkaExtractor:
         self.on_step = on_step  # told "rows", "letters", "offsets" as each batch reaches them
         self.warehouse = Warehouse(self.etl.warehouse)
         self._headers = HeaderParser()
+        self._replacing: _Replacement | None = None  # a range read again: one commit at the end
 
     def _lag(self) -> dict[int, tuple[int, int]]:
         """partition -> (lag, end offset) for this group on the stream's topic."""
@@ -204,7 +240,8 @@ class KafkaExtractor:
     ) -> ExtractResult:
         """Extract to the warehouse; every batch is written, then its offsets committed. By
         default the group's backlog up to the end offsets seen now; with `start` and `end`
-        (partition -> offset) exactly that range, read without joining the group."""
+        (partition -> offset) exactly that range, read without joining the group, its rows
+        replacing the range's in one commit at the end (reprocessing)."""
         started = time.monotonic()
         result = ExtractResult(self.spec.name, raw_table(self.spec))
         if start is None:
@@ -216,14 +253,18 @@ class KafkaExtractor:
             result.targets = {p: ends[p] for p in start if p in ends and start[p] < ends[p]}
             result.lag_before = sum(result.targets[p] - start[p] for p in result.targets)
         span = None if start is None else ({p: start[p] for p in result.targets}, result.targets)
-        with self.warehouse.connect() as connection:
-            self.warehouse.ensure_raw_table(connection, self.spec)
-            [(since,)] = connection.execute("SELECT now()").fetchall()
-            if result.targets:
-                self._extract(result, None, lambda: nullcontext(connection), span=span)
-            result.rows_total = self.warehouse.count(connection, result.table)
-            if result.rows_written:
-                result.latency_s = self._latency(connection, since)
+        self.warehouse.ensure_raw_table(self.spec)
+        if result.targets:
+            self._replacing = None if span is None else _Replacement()
+            try:
+                self._extract(result, None, span=span)
+                if self._replacing is not None:
+                    self._replacing.commit(self.warehouse, self.spec)
+            finally:
+                self._replacing = None
+        result.rows_total = self.warehouse.count(result.table)
+        if result.rows_written:
+            result.latency_s = result.latency()
         if start is None:
             result.lag_after = sum(lag for lag, _ in self._lag().values())
         result.duration_s = time.monotonic() - started
@@ -232,15 +273,14 @@ class KafkaExtractor:
     def follow(
         self, stop: threading.Event, on_write: Callable[[ExtractResult], None] | None = None
     ) -> ExtractResult:
-        """Streaming mode: write batches as they arrive until `stop` is set. The same idempotent
-        write and commit-after-write; the warehouse is held only while a batch is written, and
-        its table must exist (`Warehouse.ensure_raw_table`)."""
+        """Streaming mode: write batches as they arrive until `stop` is set. The same exactly-once
+        write and commit-after-write; the table must exist (`Warehouse.ensure_raw_table`)."""
         result = ExtractResult(self.spec.name, raw_table(self.spec))
         failures = 0
         while not stop.is_set():
             batches = result.batches
             try:
-                self._extract(result, stop, self.warehouse.connect, on_write)
+                self._extract(result, stop, on_write)
             except WarehouseSchemaError:  # no retry can fix it
                 raise
             except Exception as exc:  # an outage: start again from the committed offsets
@@ -261,7 +301,6 @@ class KafkaExtractor:
         self,
         result: ExtractResult,
         stop: threading.Event | None,
-        connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
         on_write: Callable[[ExtractResult], None] | None = None,
         span: tuple[dict[int, int], dict[int, int]] | None = None,
     ) -> None:
@@ -276,6 +315,7 @@ class KafkaExtractor:
             stream=self.spec,
             start=None if first is None else {(topic, p): o for p, o in first.items()},
             until=None if last is None else {(topic, p): o for p, o in last.items()},
+            resume=self._resume,
         )
         read, idle_since = 0, time.monotonic()
         inflight: _Batch | None = None
@@ -315,7 +355,7 @@ class KafkaExtractor:
                     continue
                 idle_since = time.monotonic()
                 read += ack.accepted + len(ack.letters)
-                batch.written = pool.submit(self._write, connect, batch, stop)
+                batch.written = pool.submit(self._write, consumer, batch, stop)
                 inflight = batch
             if inflight is not None:
                 settle(inflight)
@@ -325,17 +365,12 @@ class KafkaExtractor:
     def _settle(
         self, consumer: BaseKafkaConsumer[Any], batch: _Batch, result: ExtractResult
     ) -> None:
-        """Once the batch's rows are durable: its dead letters, then its offsets."""
+        """Once the batch's letters and rows are durable: its offsets."""
         assert batch.written is not None
-        written = batch.written.result()  # raises: nothing of the batch is committed
-        self._step("rows")
-        if written.failed:
-            batch.ack.letters += self._row_letters(written.failed, batch)
-        consumer.write_letters(batch.ack)
-        self._step("letters")
+        written = batch.written.result()  # raises: no offset of the batch is committed
         consumer.commit_offsets(batch.ack)
         self._step("offsets")
-        result.rows_total = written.rows_total
+        result.latencies = [*result.latencies[-_LATENCY_BATCHES:], written.latency]
         result.rows_written += batch.table.num_rows - len(written.failed)
         result.dead_lettered += len(batch.ack.letters)
         result.batches += 1
@@ -347,24 +382,40 @@ class KafkaExtractor:
         if self.on_step is not None:
             self.on_step(name)
 
+    def _resume(self, topic: str, topic_id: str | None, partitions: list[int]) -> dict[int, int]:
+        """Where the table says each partition goes on: after the last offset it records."""
+        recorded = self.warehouse.recorded(self.spec, topic, topic_id, partitions)
+        return {partition: last + 1 for partition, last in recorded.items()}
+
     def _write(
-        self,
-        connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
-        batch: _Batch,
-        stop: threading.Event | None,
+        self, consumer: BaseKafkaConsumer[Any], batch: _Batch, stop: threading.Event | None
     ) -> _Written:
-        """Write the batch over the offset ranges it was read from. Rows DuckDB cannot type are
-        left out (to be dead-lettered). A catalog or transaction error is retried (the write is
-        idempotent), so a follower survives it."""
+        """The batch's dead letters (rows DuckDB cannot type among them), then its rows in one
+        Delta commit over the offset ranges it was read from. A store error is retried (both
+        steps are idempotent), so a follower survives it."""
         attempt = 1
         while True:
             try:
-                with connect() as connection:
-                    started = time.perf_counter()
-                    failed = self._write_rows(connection, batch)
-                    seconds = time.perf_counter() - started
-                    total = self.warehouse.count(connection, raw_table(self.spec))
-                    return _Written(failed, total, seconds)
+                started = time.perf_counter()
+                rows, failed = self._typed(batch)
+                if failed and not batch.lettered_rows:
+                    batch.ack.letters += self._row_letters(failed, batch)
+                    batch.lettered_rows = True
+                consumer.write_letters(batch.ack)
+                self._step("letters")
+                if self._replacing is not None:
+                    written = self._replacing.add(rows, batch.ranges())
+                else:
+                    written = self.warehouse.commit_raw(self.spec, rows, batch.ranges())
+                self._step("rows")
+                latency = pc.divide(
+                    pc.cast(
+                        pc.subtract(written["_ingested_at"], written["_produced_at"]),
+                        pa.int64(),
+                    ),
+                    1e6,
+                )
+                return _Written(failed, latency, time.perf_counter() - started)
             except _TRANSIENT as exc:
                 if attempt == _WRITE_ATTEMPTS or (stop is not None and stop.is_set()):
                     raise
@@ -379,24 +430,20 @@ class KafkaExtractor:
                 time.sleep(_RETRY_PAUSE_S * attempt)
                 attempt += 1
 
-    def _write_rows(
-        self, connection: duckdb.DuckDBPyConnection, batch: _Batch
-    ) -> list[tuple[int, int, str]]:
-        """Write the batch; if rows cannot be typed, write the others and name those rows. If
-        every row types but the write still fails, the warehouse is at fault: raise."""
-        ranges = batch.ranges()
+    def _typed(self, batch: _Batch) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+        """The batch to write, and the rows DuckDB cannot type (none, nearly always): the models
+        accepted them, so a failure to type the whole batch names those rows, or is the
+        warehouse's own fault and raises."""
         try:
-            self.warehouse.write_raw(connection, self.spec, batch.table, ranges)
-            return []
+            return self.warehouse.typed(self.spec, batch.table), []
         except _ROW_ERRORS as exc:
             if VALUE not in batch.table.column_names:
                 raise
-            failed = self.warehouse.untypable(connection, self.spec, batch.table)
+            failed = self.warehouse.untypable(self.spec, batch.table)
             if not failed:
                 raise
-            error = type(exc).__name__
-        self.warehouse.write_raw(connection, self.spec, batch.table, ranges, typable_only=True)
-        return [(partition, offset, error) for partition, offset in failed]
+            rows = self.warehouse.typed(self.spec, batch.table, typable_only=True)
+            return rows, [(p, o, type(exc).__name__) for p, o in failed]
 
     def _row_letters(self, failed: list[tuple[int, int, str]], batch: _Batch) -> list[Letter]:
         """Letters for rows the warehouse refused, with the records read again from Kafka (rare:
@@ -413,21 +460,6 @@ class KafkaExtractor:
             )
             for partition, offset, error in failed
         ]
-
-    def _latency(
-        self, connection: duckdb.DuckDBPyConnection, since: Any
-    ) -> tuple[float | None, float | None, float | None]:
-        """Produce-to-warehouse seconds over the rows this run wrote: p50, p95, max."""
-        [row] = connection.execute(
-            "SELECT quantile_cont(s, 0.5), quantile_cont(s, 0.95), max(s) FROM ("
-            f"SELECT epoch(_ingested_at - _produced_at) AS s FROM {raw_table(self.spec)} "
-            "WHERE _ingested_at >= ? AND _produced_at IS NOT NULL)",
-            [since],
-        ).fetchall()
-        return cast(
-            tuple[float | None, float | None, float | None],
-            tuple(None if v is None else round(float(v), 3) for v in row),
-        )
 
     def _done(
         self,

@@ -1,4 +1,4 @@
-"""Domain assets on a DuckDB file: known raw rows in, exact analyst tables out (no Kafka)."""
+"""Domain assets on Delta tables: known raw rows in, exact analyst tables out (no Kafka)."""
 
 from __future__ import annotations
 
@@ -37,14 +37,15 @@ def write(path: Path, stream: str, payloads: list[dict[str, Any]]) -> None:
     """Validate the payloads with the stream's model and write them to `raw.<stream>`."""
     spec = get_stream(stream)
     events = [spec.model.model_validate(p) for p in payloads]
+    warehouse = Warehouse(str(path))
+    first = warehouse.recorded(spec, "t", None, [0]).get(0, -1) + 1  # after earlier writes
     items = [
-        ConsumedEvent(event=e, key=spec.key_of(e), topic="t", partition=0, offset=i, headers=[])
+        ConsumedEvent(
+            event=e, key=spec.key_of(e), topic="t", partition=0, offset=first + i, headers=[]
+        )
         for i, e in enumerate(events)
     ]
-    warehouse = Warehouse(path)
-    with warehouse.connect() as connection:
-        warehouse.ensure_raw_table(connection, spec)
-        warehouse.write_raw(connection, spec, events_table(spec.model, items))
+    warehouse.write_raw(spec, events_table(spec.model, items))
 
 
 def payload(stream: str, **overrides: Any) -> dict[str, Any]:
@@ -62,12 +63,12 @@ def materialize(path: Path, name: str) -> tuple[list[dict[str, Any]], dict[str, 
     result = dg.materialize(
         domain_assets(),
         selection=[domain_key(spec)],
-        resources={"warehouse": WarehouseResource(database=str(path))},
+        resources={"warehouse": WarehouseResource(root=str(path))},
     )
     assert result.success
     [event] = result.get_asset_materialization_events()  # only the selected table
     metadata = dict(event.materialization.metadata)
-    with Warehouse(path).connect() as connection:
+    with Warehouse(str(path)).connect() as connection:
         cursor = connection.execute(f"SELECT * FROM {spec.table}")
         names = [d[0] for d in cursor.description or ()]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -96,16 +97,13 @@ def test_assets_are_declared_from_the_table() -> None:
         assert asset.group_names_by_key[key] == spec.domain
         assert asset.descriptions_by_key[key] == spec.description
         assert set(asset.asset_deps[key]) == {dg.AssetKey(["raw", s]) for s in spec.deps}
-        assert asset.specs_by_key[key].kinds == {"duckdb", "sql"}
+        assert asset.specs_by_key[key].kinds == {"deltalake", "duckdb"}
         assert asset.automation_conditions_by_key[key] == FRESH
 
 
 @pytest.mark.parametrize("spec", DOMAIN_ASSETS, ids=[s.name for s in DOMAIN_ASSETS])
 def test_every_column_has_a_description(spec: DomainAssetSpec, tmp_path: Path) -> None:
-    warehouse = Warehouse(tmp_path / "w.duckdb")
-    with warehouse.connect() as connection:
-        for stream in STREAMS:
-            warehouse.ensure_raw_table(connection, stream)
+    with Warehouse(str(tmp_path)).connect() as connection:  # every raw table, empty
         columns = [row[0] for row in connection.execute(f"DESCRIBE {spec.sql}").fetchall()]
     assert list(spec.columns) == columns  # described, in the table's order
     assert all(text.strip() and text.endswith(".") for text in spec.columns.values())
@@ -113,15 +111,12 @@ def test_every_column_has_a_description(spec: DomainAssetSpec, tmp_path: Path) -
 
 @pytest.mark.parametrize("spec", DOMAIN_ASSETS, ids=[s.name for s in DOMAIN_ASSETS])
 def test_sql_on_empty_raw_tables_gives_no_rows(spec: DomainAssetSpec, tmp_path: Path) -> None:
-    warehouse = Warehouse(tmp_path / "w.duckdb")
-    with warehouse.connect() as connection:
-        for stream in STREAMS:
-            warehouse.ensure_raw_table(connection, stream)
+    with Warehouse(str(tmp_path)).connect() as connection:  # every raw table, empty
         assert connection.execute(spec.sql).fetchall() == []
 
 
 def test_all_assets_materialize_before_any_raw_table_exists(tmp_path: Path) -> None:
-    resources = {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb"))}
+    resources = {"warehouse": WarehouseResource(root=str(tmp_path))}
     result = dg.materialize(domain_assets(), resources=resources)
     events = result.get_asset_materialization_events()
     assert len(events) == len(DOMAIN_ASSETS)
@@ -129,7 +124,7 @@ def test_all_assets_materialize_before_any_raw_table_exists(tmp_path: Path) -> N
 
 
 def test_daily_engagement(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
     s1, s2, s3, s4 = UUID(int=11), UUID(int=12), UUID(int=13), UUID(int=14)
 
     def event(user: UUID, session: UUID, kind: str, when: str, **metrics: Any) -> dict[str, Any]:
@@ -193,7 +188,7 @@ def test_daily_engagement(tmp_path: Path) -> None:
         (date(2025, 3, 15), 1, 1, 1, 0, 0, 0, 0, None, None, None),
         (date(2025, 3, 16), 0, 0, 0, 1, 0, 0, 0, None, None, 100.0),
     ]
-    assert {(r["company_id"], r["brand_id"]) for r in rows} == {(COMPANY, BRAND)}
+    assert {(r["company_id"], r["brand_id"]) for r in rows} == {(str(COMPANY), str(BRAND))}
     assert metadata["dagster/row_count"].value == 3
     columns = metadata["dagster/column_schema"].schema.columns
     schema = {c.name: c.type for c in columns}
@@ -205,7 +200,7 @@ def test_daily_engagement(tmp_path: Path) -> None:
 
 
 def test_article_performance(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
     a1, a2 = UUID(int=101), UUID(int=102)
     write(
         path,
@@ -253,14 +248,14 @@ def test_article_performance(tmp_path: Path) -> None:
         "unique_users",
     )
     assert pick(rows, *columns) == [
-        (date(2025, 3, 14), a1, "Tram line approved", 2, 1, 1, 1, 1, 0, 3),
-        (date(2025, 3, 14), a2, None, 1, 0, 0, 0, 0, 0, 1),
-        (date(2025, 3, 15), a1, "Tram line approved", 0, 0, 1, 0, 0, 0, 1),
+        (date(2025, 3, 14), str(a1), "Tram line approved", 2, 1, 1, 1, 1, 0, 3),
+        (date(2025, 3, 14), str(a2), None, 1, 0, 0, 0, 0, 0, 1),
+        (date(2025, 3, 15), str(a1), "Tram line approved", 0, 0, 1, 0, 0, 0, 1),
     ]
 
 
 def test_internal_content_reach(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
     d1, d2, d3 = UUID(int=201), UUID(int=202), UUID(int=203)
 
     def content(priority: str, wide: bool, departments: list[UUID] | None) -> dict[str, Any]:
@@ -294,7 +289,7 @@ def test_internal_content_reach(tmp_path: Path) -> None:
 
 
 def test_security_incidents(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
     ip1, ip2 = "203.0.113.42", "198.51.100.7"
 
     def event(kind: str, severity: str, when: str, ip: str = ip1) -> dict[str, Any]:
@@ -342,13 +337,13 @@ def test_security_incidents(tmp_path: Path) -> None:
         (ip1, t("2025-03-14T12:00"), t("2025-03-14T13:00"), 1, 1, 0,
          t("2025-03-14T12:10"), t("2025-03-14T12:10"), "WARNING"),
     ]  # fmt: skip
-    assert {r["user_id"] for r in rows} == {U1}
+    assert {r["user_id"] for r in rows} == {str(U1)}  # UUIDs are text in Delta
     schema = {c.name: c.type for c in metadata["dagster/column_schema"].schema.columns}
     assert schema["window_start"] == "TIMESTAMP WITH TIME ZONE"
 
 
 def test_compliance_request_sla_pairs_steps_of_one_request(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
 
     def step(
         kind: str,
@@ -421,7 +416,7 @@ def test_compliance_request_sla_pairs_steps_of_one_request(tmp_path: Path) -> No
 
 
 def test_audit_activity(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
 
     def log(user: UUID, success: bool, ms: int | None, action: str = "READ") -> dict[str, Any]:
         return payload(
@@ -456,7 +451,7 @@ def test_audit_activity(tmp_path: Path) -> None:
 
 
 def test_data_quality_scorecard_keeps_the_latest_table_level_metrics(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
 
     def metric(
         table: str, day: str, column: str | None, score: float, grade: str
@@ -490,7 +485,7 @@ def test_data_quality_scorecard_keeps_the_latest_table_level_metrics(tmp_path: P
 
 
 def test_model_accuracy_uses_the_latest_version_of_each_prediction(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
     m1, m2 = UUID(int=301), UUID(int=302)
     p3 = UUID(int=403)
 
@@ -523,6 +518,6 @@ def test_model_accuracy_uses_the_latest_version_of_each_prediction(tmp_path: Pat
     rows, _ = materialize(path, "model_accuracy")
     columns = ("model_id", "prediction_type", "predictions", "with_actuals", "accuracy", "mae")
     assert pick(rows, *columns) == [
-        (m1, "churn", 4, 3, pytest.approx(2 / 3), pytest.approx((0.2 + 0.7 + 0.4) / 3)),
-        (m2, "ctr", 1, 1, None, pytest.approx(0.2)),
+        (str(m1), "churn", 4, 3, pytest.approx(2 / 3), pytest.approx((0.2 + 0.7 + 0.4) / 3)),
+        (str(m2), "ctr", 1, 1, None, pytest.approx(0.2)),
     ]
