@@ -55,9 +55,14 @@ def etl_settings() -> ETLConfig:
     is_flag=True,
     help="Also publish data-quality metrics to the quality-metrics stream.",
 )
+@click.option(
+    "--full-rebuild",
+    is_flag=True,
+    help="Rebuild the domain tables from every raw row instead of only what changed.",
+)
 @json_option
 @quiet_option
-def run(publish_quality: bool, as_json: bool, quiet: bool) -> None:
+def run(publish_quality: bool, full_rebuild: bool, as_json: bool, quiet: bool) -> None:
     """One headless pass: ingest every stream to the end offsets seen now, build the domain
     assets, print a summary. Exits 1 if anything failed.
 
@@ -72,7 +77,7 @@ def run(publish_quality: bool, as_json: bool, quiet: bool) -> None:
         activity = "ingesting every stream, then materializing the domain assets"
         view.note(activity)
         with listening(shown_on(view)):
-            summary = run_once(publish_quality)
+            summary = run_once(publish_quality, full_rebuild)
         view.done(activity)
     if as_json:
         echo_json(
@@ -269,6 +274,26 @@ def dev(port: int, broker_port: int, rate: float, invalid_ratio: float) -> None:
         click.echo("stopping ...")
         stack.stop()
     raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV with a header.")
+def sql(query: str | None, as_json: bool, as_csv: bool) -> None:
+    """Query the warehouse with DuckDB: a view per table over its current snapshot
+    (`raw.user_events`, `customer.daily_engagement`, ...). Interactive without QUERY. Never
+    waits for writers, never blocks them."""
+    from ownlens_pipelines.query import connect, interactive, write_result
+
+    if as_json and as_csv:
+        raise UserError("choose one of --json and --csv")
+    settings = read_settings(ETLConfig)
+    with connect(settings.warehouse) as connection:
+        if query is None:
+            interactive(connection)
+            return
+        write_result(connection, query, "json" if as_json else "csv" if as_csv else "table")
 
 
 def main() -> None:

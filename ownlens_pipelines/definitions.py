@@ -26,9 +26,10 @@ def defs() -> dg.Definitions:
     """The raw assets with their checks, job and lag sensor; domain assets and their automation;
     the quality asset; the ETL and reprocessing jobs; resources."""
     from ownlens_kafka.streams import STREAMS
-    from ownlens_pipelines.assets.domain import domain_assets
+    from ownlens_pipelines.assets.domain import domain_assets, rebuild_domain_tables
     from ownlens_pipelines.assets.quality import raw_table_metrics
     from ownlens_pipelines.factory import ingest_definitions
+    from ownlens_pipelines.maintenance import maintain_warehouse, maintenance_schedule
     from ownlens_pipelines.ops import etl_jobs
     from ownlens_pipelines.reprocess import reprocessing_jobs
     from ownlens_pipelines.resources import KafkaResource, WarehouseResource
@@ -44,7 +45,13 @@ def defs() -> dg.Definitions:
         ingest_definitions(STREAMS, settings, automation),
         dg.Definitions(
             assets=[*domain_assets(), raw_table_metrics],
-            jobs=[*etl_jobs(), *reprocessing_jobs()],
+            jobs=[
+                *etl_jobs(),
+                *reprocessing_jobs(),
+                rebuild_domain_tables,
+                maintain_warehouse,
+            ],
+            schedules=[maintenance_schedule()],
             sensors=[
                 dg.AutomationConditionSensorDefinition(
                     "domain_assets_automation",
@@ -58,7 +65,7 @@ def defs() -> dg.Definitions:
                 )
             ],
             resources={"kafka": kafka, "warehouse": warehouse},
-            # one process per run: steps after one another (the warehouse has one writer anyway)
+            # one process per run: steps after one another
             executor=dg.in_process_executor,
         ),
     )

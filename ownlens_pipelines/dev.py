@@ -59,7 +59,7 @@ def set_aside_previous_session(state: Path, embedded: bool) -> list[str]:
     the names moved."""
     kept = sorted(state.glob("*.log"))
     if embedded:
-        kept += [state / name for name in ("warehouse.duckdb", "warehouse.duckdb.wal")]
+        kept.append(state / "lake")
         kept.append(state / "dagster_home")
     kept = [path for path in kept if path.exists()]
     if kept:
@@ -122,9 +122,7 @@ class DevStack:
         code_port = free_port()
         workspace = home / "workspace.yaml"
         workspace.write_text(workspace_yaml(code_port))
-        warehouse = os.environ.get(
-            "OWNLENS_WAREHOUSE", str((STATE_DIR / "warehouse.duckdb").resolve())
-        )
+        warehouse = os.environ.get("OWNLENS_WAREHOUSE", str((STATE_DIR / "lake").resolve()))
         env = {
             **os.environ,
             **kafka_env,

@@ -53,9 +53,10 @@ def instance() -> dg.DagsterInstance:
     )
 
 
-def run_once(publish_quality: bool = False) -> RunSummary:
-    """Materialize every raw asset (extract to the end offsets seen now) and every domain asset,
-    with their checks, in this process."""
+def run_once(publish_quality: bool = False, full_rebuild: bool = False) -> RunSummary:
+    """Materialize every raw asset (extract to the end offsets seen now) and every domain asset
+    (refreshed from the changes, or rebuilt with `full_rebuild`), with their checks, in this
+    process."""
     from ownlens_pipelines.definitions import defs as load
 
     defs = load()
@@ -67,7 +68,7 @@ def run_once(publish_quality: bool = False) -> RunSummary:
         resources=defs.resources,
         instance=instance(),
         selection=selection,
-        run_config=QUIET,
+        run_config={**QUIET, "ops": {"domain_tables": {"config": {"full": full_rebuild}}}},
         raise_on_error=False,
         tags={"ownlens/trigger": "ownlens run"},
     )

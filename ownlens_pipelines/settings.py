@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ownlens_kafka.config import KafkaConfig
 
 DEFAULT_WAREHOUSE = ".ownlens/lake"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ETLConfig(BaseSettings):
@@ -31,6 +32,20 @@ class ETLConfig(BaseSettings):
     sensor_interval: int = Field(default=10, ge=1, description="Seconds between lag checks.")
     sensors_running: bool = Field(default=True, description="Lag sensors start switched on.")
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+
+    @field_validator("vacuum_retention", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """Seconds, or a number with a unit: 90s, 30m, 2h, 7d (ISO 8601 durations too)."""
+        if isinstance(value, str):
+            text = value.strip().lower()
+            unit = _UNITS.get(text[-1:]) if text else None
+            number = text[:-1] if unit else text
+            try:
+                return timedelta(seconds=float(number) * (unit or 1))
+            except ValueError:
+                return value  # pydantic's own parsing, and its error
+        return value
 
     @field_validator("warehouse")
     @classmethod

@@ -325,6 +325,14 @@ class Warehouse:
 
     @contextlib.contextmanager
     def connect(self, tables: Iterable[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """`session`, closed on leaving."""
+        connection = self.session(tables)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def session(self, tables: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB session with a view per table (default: every table under the
         root, and every stream's raw table) over its current snapshot; a raw table not written
         yet reads as empty. Nothing is locked: writers go on, each view keeps its snapshot."""
@@ -339,9 +347,10 @@ class Warehouse:
                 elif name.startswith(f"{RAW_SCHEMA}."):
                     spec = get_stream(name.removeprefix(f"{RAW_SCHEMA}."))
                     empty_view(connection, name, raw_schema(spec))
-            yield connection
-        finally:
+        except BaseException:
             connection.close()
+            raise
+        return connection
 
     def view(
         self,
