@@ -109,7 +109,7 @@ def latencies(
 ) -> Iterator[tuple[float, float]]:
     """(produced at, seconds to the warehouse) of each row produced in [since, until]: from
     `_ingested_at` when rows carry it, else from the materialization that wrote the row."""
-    with Warehouse(warehouse).connect() as connection:
+    with Warehouse(str(warehouse)).connect() as connection:
         for spec in STREAMS:
             columns = {row[0] for row in connection.execute(f"DESCRIBE raw.{spec.name}").fetchall()}
             if "_ingested_at" in columns:
@@ -181,7 +181,7 @@ def bench(rate: float, duration: float, warmup: float, drain: float) -> dict[str
         stack.stop()
         stop_seconds = time.monotonic() - stopped
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        points = sorted(latencies(STATE_DIR / "warehouse.duckdb", instance, since, until))
+        points = sorted(latencies(STATE_DIR / "lake", instance, since, until))
         per_minute = runs_per_minute(instance, started, ended)
     values = [seconds for _, seconds in points]
     minutes = [

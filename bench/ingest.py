@@ -1,9 +1,10 @@
-"""A 1M-event backlog (1 KB `UserEventCreate`, 1 % invalid) into DuckDB, side by side:
+"""A 1M-event backlog (1 KB `UserEventCreate`, 1 % invalid) into a warehouse, side by side:
 
-- the KafkaExtractor (validated, offsets committed after each write, invalid records dead-lettered);
-- the best unvalidated landing a user would write by hand: a fresh group, batches of 10k, the
-  raw values as one Arrow string column typed by DuckDB's `json_transform` inside the INSERT,
-  checkpoints spaced out, a commit after each batch;
+- the KafkaExtractor into the Delta warehouse (validated, each write one Delta commit recording
+  its offsets, offsets committed after each write, invalid records dead-lettered);
+- the best unvalidated landing a user would write by hand, into a DuckDB file: a fresh group,
+  batches of 10k, the raw values as one Arrow string column typed by DuckDB's `json_transform`
+  inside the INSERT, checkpoints spaced out, a commit after each batch;
 - raw confluent-kafka consume of the same records, with librdkafka's defaults and with the
   project's consumer settings.
 
@@ -62,7 +63,7 @@ def extract(config: KafkaConfig, count: int) -> dict[str, Any]:
     from ownlens_pipelines.settings import ETLConfig
 
     with tempfile.TemporaryDirectory() as directory:
-        etl = ETLConfig(kafka=config, warehouse=f"{directory}/w.duckdb")
+        etl = ETLConfig(kafka=config, warehouse=f"{directory}/lake")
         result = KafkaExtractor(SPEC, etl, group_id=f"bench-{uuid.uuid4().hex}").run()
     assert result.rows_written + result.dead_lettered == count, result
     first, last = _cost_per_row(result.write_costs[:]), _cost_per_row(result.write_costs[::-1])

@@ -61,7 +61,7 @@ def bench(config: KafkaConfig, rounds: int) -> None:
         {
             "KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
             "KAFKA_NAMESPACE": config.namespace,
-            "OWNLENS_WAREHOUSE": str(Path(tempfile.mkdtemp()) / "warehouse.duckdb"),
+            "OWNLENS_WAREHOUSE": str(Path(tempfile.mkdtemp()) / "lake"),
         }
     )
     reset_config()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
+import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from deltalake import DeltaTable, QueryBuilder
+from deltalake.exceptions import TableNotFoundError
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import BaseKafkaConsumer, ConsumedEvent
@@ -83,6 +88,43 @@ def one_row(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     row = connection.execute(sql).fetchone()
     assert row is not None, f"no row from: {sql}"
     return row
+
+
+def delta_arrow(warehouse: str | Path, table: str, sql: str) -> pa.Table | None:
+    """What `sql` returns over the Delta table `schema.name` of the warehouse (registered as `t`),
+    read with delta-rs, not the project's code; None while the table was never created."""
+    schema, name = table.split(".", 1)
+    try:
+        delta = DeltaTable(f"{warehouse}/{schema}/{name}")
+    except TableNotFoundError:
+        return None
+    return pa.table(QueryBuilder().register("t", delta).execute(sql).read_all())
+
+
+def delta_count(warehouse: str | Path, table: str) -> int:
+    """Rows of the Delta table `schema.name` of the warehouse (0 while never created)."""
+    found = delta_arrow(warehouse, table, "SELECT count(*) AS n FROM t")
+    return 0 if found is None else int(found.column(0)[0].as_py())
+
+
+@contextlib.contextmanager
+def delta_copy(warehouse: str | Path, *tables: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB holding a copy of each Delta table `schema.name` of the warehouse,
+    read with delta-rs (not the project's code); a table never created is not there."""
+    connection = duckdb.connect()
+    try:
+        for table in tables:
+            found = delta_arrow(warehouse, table, "SELECT * FROM t")
+            if found is None:
+                continue
+            source = "__" + table.replace(".", "__")
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.', 1)[0]}")
+            connection.register(source, found)
+            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
+            connection.unregister(source)
+        yield connection
+    finally:
+        connection.close()
 
 
 def materialization(event: dg.EventLogEntry | None) -> dg.AssetMaterialization:

@@ -19,7 +19,7 @@ def env(kafka_config, make_topics, tmp_path, monkeypatch) -> Iterator[dict[str, 
         "KAFKA_NAMESPACE": kafka_config.namespace,
         "KAFKA_SESSION_TIMEOUT_MS": str(kafka_config.session_timeout_ms),
         "KAFKA_HEARTBEAT_INTERVAL_MS": str(kafka_config.heartbeat_interval_ms),
-        "OWNLENS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "OWNLENS_WAREHOUSE": str(tmp_path / "lake"),
         "OWNLENS_IDLE_TIMEOUT": "5",
     }
     for name, value in values.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 from click.testing import CliRunner
 from confluent_kafka import Producer
 
@@ -16,7 +15,7 @@ from ownlens_kafka.dlq import list_dead_letters
 from ownlens_kafka.generator import generate
 from ownlens_kafka.lag import group_lag, stream_groups
 from tests.factories import valid_payload
-from tests.helpers import header_map, one_row, read_topic
+from tests.helpers import delta_count, header_map, read_topic
 
 KafkaHeaders = list[tuple[str, str | bytes | None]]
 
@@ -26,10 +25,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 
 
 def raw_counts(warehouse: str) -> dict[str, int]:
-    with duckdb.connect(warehouse, read_only=True) as connection:
-        return {
-            s.name: one_row(connection, f"SELECT count(*) FROM raw.{s.name}")[0] for s in STREAMS
-        }
+    return {s.name: delta_count(warehouse, f"raw.{s.name}") for s in STREAMS}
 
 
 def test_ownlens_run_ingests_exactly_the_valid_records(env, kafka_config) -> None:
@@ -38,12 +34,11 @@ def test_ownlens_run_ingests_exactly_the_valid_records(env, kafka_config) -> Non
     first = invoke("run")
     assert first.exit_code == 0, first.output
     counts = raw_counts(env["OWNLENS_WAREHOUSE"])
-    with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
-        domain = one_row(connection, "SELECT count(*) FROM customer.daily_engagement")
+    domain = delta_count(env["OWNLENS_WAREHOUSE"], "customer.daily_engagement")
     assert counts == {name: c.valid for name, c in stats.streams.items()} | {
         s.name: 0 for s in STREAMS if s.name not in stats.streams
     }
-    assert domain[0] > 0
+    assert domain > 0
     for spec in STREAMS:
         dead = list_dead_letters(kafka_config, spec)
         assert len(dead) == stats.streams[spec.name].invalid if spec.name in stats.streams else 0

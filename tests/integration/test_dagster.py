@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import dagster as dg
-import duckdb
 import pytest
 from confluent_kafka import Producer
 
@@ -23,7 +22,7 @@ from ownlens_pipelines.assets.raw import OP_NAME
 from ownlens_pipelines.factory import INGEST_JOB
 from ownlens_pipelines.sensors import LAG_SENSOR, STREAM_TAG_PREFIX
 from tests.factories import valid_payload
-from tests.helpers import ROOT, one_row, publish
+from tests.helpers import ROOT, delta_count, publish
 
 SPEC = get_stream("user_events")
 SESSIONS = get_stream("sessions")
@@ -38,8 +37,7 @@ def skip_message(result: object) -> str:
 
 
 def raw_rows(env, stream: str = "user_events") -> int:
-    with duckdb.connect(env["OWNLENS_WAREHOUSE"], read_only=True) as connection:
-        return int(one_row(connection, f"SELECT count(*) FROM raw.{stream}")[0])
+    return delta_count(env["OWNLENS_WAREHOUSE"], f"raw.{stream}")
 
 
 def publish_to(spec: StreamSpec, count: int, config: KafkaConfig) -> None:
@@ -81,7 +79,7 @@ def test_every_stream_has_a_raw_asset_with_checks_and_described_columns(
         key = dg.AssetKey(["raw", spec.name])
         node = graph.get(key)
         assert node.group_name == spec.domain
-        assert {"kafka", "duckdb"} <= set(node.kinds)
+        assert {"kafka", "deltalake"} <= set(node.kinds)
         assert node.description and node.owners
         assert {c.name for c in graph.get_check_keys_for_assets({key})} == CHECKS
         schema = node.metadata["dagster/column_schema"]

@@ -88,7 +88,7 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
         assert nux == {"shouldShowNux": False}  # no community dialog over the asset graph
         # broker, generator, code server, webserver, daemon
         assert len(psutil.Process(stack.pid).children(recursive=True)) >= 5
-        assert (state / "warehouse.duckdb").exists()
+        assert (state / "lake").exists()
     finally:
         family = psutil.Process(stack.pid).children(recursive=True)
         stopping = time.monotonic()

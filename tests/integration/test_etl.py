@@ -1,11 +1,10 @@
-"""KafkaExtractor and KafkaLoader on the embedded broker and a real DuckDB file."""
+"""KafkaExtractor and KafkaLoader on the embedded broker and real Delta tables."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pytest
 from confluent_kafka import Producer
@@ -16,7 +15,7 @@ from ownlens_pipelines.etl import KafkaExtractor, KafkaLoader
 from ownlens_pipelines.settings import ETLConfig
 from tests.conftest import wait_for
 from tests.factories import valid_payload
-from tests.helpers import one_row
+from tests.helpers import delta_copy, one_row
 
 SPEC = get_stream("user_events")
 
@@ -26,7 +25,7 @@ def etl(kafka_config, make_topics, tmp_path) -> ETLConfig:
     make_topics(SPEC)
     return ETLConfig(
         kafka=kafka_config,
-        warehouse=str(tmp_path / "warehouse.duckdb"),
+        warehouse=str(tmp_path / "lake"),
         batch_size=7,
         idle_timeout=5,
     )
@@ -40,7 +39,7 @@ def publish(etl: ETLConfig, count: int) -> list[UserEventCreate]:
 def rows(
     etl: ETLConfig, sql: str = "SELECT count(*) FROM raw.user_events"
 ) -> list[tuple[Any, ...]]:
-    with duckdb.connect(etl.warehouse, read_only=True) as connection:
+    with delta_copy(etl.warehouse, "raw.user_events") as connection:
         return connection.execute(sql).fetchall()
 
 
@@ -51,7 +50,7 @@ def test_extracts_the_backlog_once(etl: ETLConfig) -> None:
     assert first.batches >= 4  # batch_size 7: memory bounded by the batch, not the backlog
     assert sum(last - start + 1 for start, last in first.offsets.values()) == 25
     ids = {row[0] for row in rows(etl, "SELECT event_id FROM raw.user_events")}
-    assert ids == {e.event_id for e in sent}
+    assert ids == {str(e.event_id) for e in sent}  # UUIDs are stored as their text
     second = KafkaExtractor(SPEC, etl).run()
     assert (second.rows_written, second.batches, second.rows_total) == (0, 0, 25)
     publish(etl, 3)
@@ -62,7 +61,7 @@ def test_extracts_the_backlog_once(etl: ETLConfig) -> None:
 def test_typed_columns_and_kafka_metadata(etl: ETLConfig) -> None:
     [event] = publish(etl, 1)
     KafkaExtractor(SPEC, etl).run()
-    with duckdb.connect(etl.warehouse, read_only=True) as connection:
+    with delta_copy(etl.warehouse, "raw.user_events") as connection:
         types = dict(
             connection.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
@@ -74,9 +73,11 @@ def test_typed_columns_and_kafka_metadata(etl: ETLConfig) -> None:
             "SELECT user_id, event_timestamp, event_date, _key, _producer, "
             "_schema_version, engagement_metrics FROM raw.user_events",
         )
-    assert types["user_id"] == "UUID" and types["event_timestamp"] == "TIMESTAMP WITH TIME ZONE"
+    # Delta has no UUID or JSON type: both are stored as their text
+    assert types["user_id"] == "VARCHAR" and types["event_timestamp"] == "TIMESTAMP WITH TIME ZONE"
     assert types["event_date"] == "DATE" and types["_offset"] == "BIGINT"
-    assert row[0] == event.user_id and row[1] == event.event_timestamp
+    assert types["engagement_metrics"] == "VARCHAR"
+    assert row[0] == str(event.user_id) and row[1] == event.event_timestamp
     assert row[2] == event.event_date and row[3] == str(event.user_id)
     assert row[4] == "ownlens/UserEventProducer" and row[5] == 1
     assert json.loads(row[6]) == event.engagement_metrics
@@ -126,7 +127,7 @@ def test_loader_round_trip_through_the_extractor(etl: ETLConfig) -> None:
     assert (loaded.rows, loaded.delivered, loaded.failures) == (6, 6, [])
     assert sum(last - first + 1 for first, last in loaded.offsets.values()) == 6
     KafkaExtractor(SPEC, etl).run()
-    with duckdb.connect(etl.warehouse, read_only=True) as connection:
+    with delta_copy(etl.warehouse, "raw.user_events") as connection:
         back = connection.execute("SELECT * FROM raw.user_events").df()
     again = KafkaLoader(SPEC, etl.kafka).records(back)
     assert sorted(SPEC.model.model_validate(r).model_dump_json() for r in again) == sorted(

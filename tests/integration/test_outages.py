@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import duckdb
 import pytest
 
 from ownlens_kafka import UserEventProducer, get_stream
@@ -24,7 +23,7 @@ from ownlens_kafka.topics import create_topics
 from ownlens_pipelines.etl import KafkaExtractor
 from ownlens_pipelines.settings import ETLConfig
 from tests.factories import valid_payload
-from tests.helpers import one_row, read_topic, value_of
+from tests.helpers import delta_copy, one_row, read_topic, value_of
 from tests.proxy import Proxy, behind_proxy
 
 SPEC = get_stream("user_events")
@@ -87,11 +86,11 @@ def test_extractor_writes_each_event_once_when_connections_drop_before_commits(
         if step == "rows" and len(cuts) < 4:
             cuts.append(proxy.cut(wait=5.0))
 
-    etl = ETLConfig(kafka=config, warehouse=str(tmp_path / "w.duckdb"), batch_size=250)
+    etl = ETLConfig(kafka=config, warehouse=str(tmp_path / "lake"), batch_size=250)
     result = KafkaExtractor(SPEC, etl, on_step=cut_before_commit).run()
     assert len(cuts) == 4 and all(cuts), cuts
     assert (result.caught_up, result.lag_after) == (True, 0)
-    with duckdb.connect(etl.warehouse, read_only=True) as connection:
+    with delta_copy(etl.warehouse, "raw.user_events") as connection:
         total, distinct = one_row(
             connection, "SELECT count(*), count(DISTINCT event_id) FROM raw.user_events"
         )

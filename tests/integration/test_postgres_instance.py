@@ -73,7 +73,7 @@ def test_instance_stores_runs_and_events_on_the_server(
         e.run_id for e in instance.fetch_materializations(RAW_USER_EVENTS, limit=10).records
     }
     pool = instance.event_log_storage.get_pool_config().default_pool_limit
-    assert pool == 1, "ownlens_warehouse: one writer at a time"
+    assert pool == 1, "the instance has the concurrency settings of docker/dagster.yaml"
 
     # the runs and their events are rows of the test's database on the server
     assert postgres.rows("runs") == 3

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import dagster as dg
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.consumer import ConsumedEvent
@@ -25,7 +27,7 @@ from ownlens_pipelines.assets.quality import (
 )
 from ownlens_pipelines.resources import KafkaResource, WarehouseResource
 from ownlens_pipelines.schema import events_table
-from ownlens_pipelines.warehouse import Warehouse, raw_table
+from ownlens_pipelines.warehouse import Warehouse, raw_schema, raw_table
 from tests.factories import valid_payload
 from tests.helpers import key_of, read_topic, value_of
 
@@ -40,23 +42,28 @@ def write_user_events(path: Path, events: list[UserEventCreate], produced_at: da
         ConsumedEvent(e, USER_EVENTS.key_of(e), "t", 0, offset, header)
         for offset, e in enumerate(events)
     ]
-    warehouse = Warehouse(path)
-    with warehouse.connect() as connection:
-        warehouse.ensure_raw_table(connection, USER_EVENTS)
-        warehouse.write_raw(connection, USER_EVENTS, events_table(UserEventCreate, items))
+    written = Warehouse(str(path)).write_raw(USER_EVENTS, events_table(UserEventCreate, items))
+    assert written.num_rows == len(events)
 
 
 def insert_incomplete(path: Path, event_id: UUID | None, user_id: UUID | None) -> None:
-    """A row no validated model would let through: a missing key or id, produced 4 h before."""
-    with Warehouse(path).connect() as connection:
-        connection.execute(
-            f"""INSERT INTO {raw_table(USER_EVENTS)}
-                (event_id, user_id, company_id, brand_id, session_id, event_type, _topic,
-                 _partition, _offset, _produced_at)
-                VALUES (?, ?, gen_random_uuid(), gen_random_uuid(), gen_random_uuid(),
-                        'page_view', 'manual', 0, 0, ?)""",
-            [event_id, user_id, NOW - timedelta(hours=4)],
-        )
+    """A row no validated model would let through: a missing key or id, produced 4 h before,
+    appended to the Delta table directly (UUIDs are stored as their text)."""
+    values: dict[str, Any] = {
+        "event_id": None if event_id is None else str(event_id),
+        "user_id": None if user_id is None else str(user_id),
+        "company_id": str(uuid4()),
+        "brand_id": str(uuid4()),
+        "session_id": str(uuid4()),
+        "event_type": "page_view",
+        "_topic": "manual",
+        "_partition": 0,
+        "_offset": 0,
+        "_produced_at": NOW - timedelta(hours=4),
+    }
+    schema = raw_schema(USER_EVENTS)
+    row = pa.table({f.name: pa.array([values.get(f.name)], f.type) for f in schema}, schema=schema)
+    write_deltalake(Warehouse(str(path)).uri(raw_table(USER_EVENTS)), row, mode="append")
 
 
 def user_event(**overrides: Any) -> UserEventCreate:
@@ -64,12 +71,12 @@ def user_event(**overrides: Any) -> UserEventCreate:
 
 
 def test_table_metrics_counts_missing_keys_and_duplicate_ids(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "lake"
     first, second, third = user_event(), user_event(), user_event()
     write_user_events(path, [first, second, third, first], NOW - timedelta(hours=2))
     insert_incomplete(path, UUID(int=5), None)  # no Kafka key (user_id)
     insert_incomplete(path, None, UUID(int=6))  # no id
-    with Warehouse(path).connect() as connection:
+    with Warehouse(str(path)).connect([raw_table(USER_EVENTS)]) as connection:
         metrics = table_metrics(connection, USER_EVENTS, date(2025, 3, 14), NOW)
     assert metrics == {
         "table_name": "raw.user_events",
@@ -90,9 +97,9 @@ def test_table_metrics_counts_missing_keys_and_duplicate_ids(tmp_path: Path) -> 
 
 
 def test_table_metrics_of_an_empty_table_measure_nothing(tmp_path: Path) -> None:
-    warehouse = Warehouse(tmp_path / "w.duckdb")
-    with warehouse.connect() as connection:
-        warehouse.ensure_raw_table(connection, USER_EVENTS)
+    warehouse = Warehouse(str(tmp_path / "lake"))
+    warehouse.ensure_raw_table(USER_EVENTS)
+    with warehouse.connect([raw_table(USER_EVENTS)]) as connection:
         metrics = table_metrics(connection, USER_EVENTS, date(2025, 3, 14), NOW)
     assert metrics["total_records"] == metrics["null_count"] == metrics["duplicate_count"] == 0
     assert metrics["overall_quality_score"] is None and metrics["quality_grade"] is None
@@ -110,11 +117,10 @@ def test_asset_publishes_one_valid_metric_per_raw_table(
     tmp_path: Path, kafka_config: KafkaConfig, make_topics: Callable[..., list[str]]
 ) -> None:
     make_topics(get_stream("quality_metrics"))
-    path = tmp_path / "w.duckdb"
-    warehouse = Warehouse(path)
-    with warehouse.connect() as connection:
-        for spec in STREAMS:
-            warehouse.ensure_raw_table(connection, spec)
+    path = tmp_path / "lake"
+    warehouse = Warehouse(str(path))
+    for spec in STREAMS:
+        warehouse.ensure_raw_table(spec)
     write_user_events(path, [user_event() for _ in range(3)], datetime.now(UTC))
     kafka = KafkaResource(
         bootstrap_servers=kafka_config.bootstrap_servers,
@@ -124,7 +130,7 @@ def test_asset_publishes_one_valid_metric_per_raw_table(
     )
     result = dg.materialize(
         [raw_table_metrics],
-        resources={"warehouse": WarehouseResource(database=str(path)), "kafka": kafka},
+        resources={"warehouse": WarehouseResource(root=str(path)), "kafka": kafka},
     )
     assert result.success
     [event] = result.get_asset_materialization_events()

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 from click.testing import CliRunner
 from confluent_kafka import Producer
+from deltalake import DeltaTable
 
 import ownlens_pipelines.cli  # noqa: F401  (adds reprocess to `cli`)
 from ownlens_kafka import UserEventProducer, get_stream
@@ -23,7 +23,7 @@ from ownlens_pipelines.reprocess import replay_stream_dead_letters, reprocess, r
 from ownlens_pipelines.resources import KafkaResource, WarehouseResource
 from ownlens_pipelines.settings import ETLConfig
 from tests.factories import valid_payload
-from tests.helpers import read_topic
+from tests.helpers import delta_copy, read_topic
 
 SPEC = get_stream("user_events")
 
@@ -31,7 +31,7 @@ SPEC = get_stream("user_events")
 @pytest.fixture
 def etl(kafka_config, make_topics, tmp_path) -> ETLConfig:
     make_topics(SPEC)
-    return ETLConfig(kafka=kafka_config, warehouse=str(tmp_path / "w.duckdb"), batch_size=7)
+    return ETLConfig(kafka=kafka_config, warehouse=str(tmp_path / "lake"), batch_size=7)
 
 
 def publish(etl: ETLConfig, count: int) -> None:
@@ -40,7 +40,7 @@ def publish(etl: ETLConfig, count: int) -> None:
 
 
 def table(etl: ETLConfig, sql: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(etl.warehouse, read_only=True) as connection:
+    with delta_copy(etl.warehouse, "raw.user_events") as connection:
         return connection.execute(sql).fetchall()
 
 
@@ -50,8 +50,7 @@ def committed(etl: ETLConfig) -> dict[int, int | None]:
 
 
 def drop_rows(etl: ETLConfig) -> None:
-    with duckdb.connect(etl.warehouse) as connection:
-        connection.execute("DELETE FROM raw.user_events")
+    DeltaTable(f"{etl.warehouse}/raw/user_events").delete()
 
 
 def test_a_dropped_table_comes_back_once_and_the_live_group_does_not_move(etl) -> None:
@@ -126,7 +125,7 @@ def test_the_jobs_run_in_dagster_with_their_launchpad_config(etl) -> None:
             session_timeout_ms=etl.kafka.session_timeout_ms,
             heartbeat_interval_ms=etl.kafka.heartbeat_interval_ms,
         ),
-        "warehouse": WarehouseResource(database=etl.warehouse),
+        "warehouse": WarehouseResource(root=etl.warehouse),
     }
     result = reprocess_stream.execute_in_process(resources=resources)  # the launchpad default
     assert result.success

@@ -1,5 +1,5 @@
 """A child process for the fault tests: one extraction (`run`) or one follower (`follow`) of a
-stream, which SIGKILLs itself at a step boundary (`on_step` "rows", "letters", "offsets", the
+stream, which SIGKILLs itself at a step boundary (`on_step` "letters", "rows", "offsets", the
 n-th time it is reached) or after a delay, as a crash would, with nothing cleaned up; or which
 deletes and creates its topic again in the middle of the run. In a process of its own, since
 librdkafka may crash (SIGSEGV) when a topic it is subscribed to is recreated.
@@ -38,7 +38,7 @@ class Job:
     batch_size: int
     idle_timeout: float = 3.0
     group_id: str | None = None
-    kill_step: str | None = None  # "rows", "letters" or "offsets"
+    kill_step: str | None = None  # "letters", "rows" or "offsets"
     kill_at: int = 1  # the n-th time the step is reached in this process
     kill_after_s: float | None = None  # or a delay after the extractor starts
     recreate_at_rows: int | None = None  # delete and create the topic once this many are stored
@@ -60,9 +60,7 @@ def _die() -> None:
 def _stored(warehouse: str, table: str) -> int:
     from ownlens_pipelines.warehouse import Warehouse
 
-    with Warehouse(warehouse).connect() as connection:  # shares the extractor's instance
-        row = connection.execute(f"SELECT count(*) FROM raw.{table}").fetchone()
-    return int(row[0]) if row else 0
+    return Warehouse(warehouse).count(f"raw.{table}")
 
 
 def _recreate(config: KafkaConfig, spec: StreamSpec) -> None:
@@ -117,8 +115,7 @@ def main(job: Job) -> None:
         result = extractor.run()
         print(json.dumps({"rows_written": result.rows_written, "caught_up": result.caught_up}))
         return
-    with Warehouse(etl.warehouse).connect() as connection:
-        Warehouse(etl.warehouse).ensure_raw_table(connection, spec)
+    Warehouse(etl.warehouse).ensure_raw_table(spec)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

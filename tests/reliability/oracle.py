@@ -4,7 +4,8 @@ pydantic decides (`spec.model.model_validate_json(value)`): an accepted record m
 `raw.<stream>` exactly once (by `_partition`, `_offset` and its id), a rejected one in the
 stream's dead-letter topic exactly once (by the `dlq.source_*` headers), with its bytes (or, cut
 to fit, a flagged prefix with the original size and SHA-256). Records are written, and topics
-read back, with plain confluent-kafka clients, independent of the code under test.
+read back, with plain confluent-kafka clients, and the warehouse's Delta tables read with
+delta-rs, independent of the code under test.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import duckdb
+import pyarrow as pa
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -28,6 +29,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
+from deltalake import DeltaTable, QueryBuilder
+from deltalake.exceptions import TableNotFoundError
 from pydantic import ValidationError
 
 from ownlens_kafka.config import KafkaConfig
@@ -246,16 +249,28 @@ class Outcome:
         return {name: items[:8] for name, items in shown.items() if items}
 
 
+def raw_query(warehouse: str | Path, spec: StreamSpec, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of `sql` over the Delta table `<warehouse>/raw/<stream>`, registered as `raw`,
+    read with delta-rs (not the project's code); none while the table was never created."""
+    try:
+        table = DeltaTable(f"{warehouse}/raw/{spec.name}")
+    except TableNotFoundError:
+        return []
+    found = pa.table(QueryBuilder().register("raw", table).execute(sql).read_all())
+    return list(zip(*(column.to_pylist() for column in found.columns), strict=True))
+
+
 def rows_of(warehouse: str | Path, spec: StreamSpec) -> list[tuple[str, str | None, int, int, Any]]:
     """(_topic, _topic_id, _partition, _offset, id) of every row of `raw.<stream>`."""
-    try:
-        with duckdb.connect(str(warehouse), read_only=True) as connection:
-            return connection.execute(
-                f"SELECT _topic, _topic_id, _partition, _offset, {spec.id_field}::VARCHAR "
-                f"FROM raw.{spec.name}"
-            ).fetchall()
-    except duckdb.CatalogException:  # the table was never created: no rows
-        return []
+    return cast(
+        list[tuple[str, str | None, int, int, Any]],
+        raw_query(
+            warehouse,
+            spec,
+            f'SELECT _topic, _topic_id, _partition, _offset, CAST("{spec.id_field}" AS VARCHAR) '
+            "FROM raw",
+        ),
+    )
 
 
 def check_rows(

@@ -97,7 +97,7 @@ def test_followers_in_two_processes_share_a_group_without_losing_or_doubling(
     """A and B follow the stream; A is killed mid-stream, C joins; B and C finish it."""
     make_topics(SPEC)
     started = time.monotonic()
-    warehouse = str(tmp_path / "warehouse.duckdb")
+    warehouse = str(tmp_path / "lake")
     job = Job("follow", SPEC.name, kafka_config.secret_json(), warehouse, BATCH, idle_timeout=10)
     sent = produce(kafka_config, waves[0])
     first, second = processes.start(job), processes.start(job)
@@ -150,7 +150,7 @@ def test_two_runs_started_at_once_neither_lose_nor_double(
 ) -> None:
     make_topics(SPEC)
     started = time.monotonic()
-    warehouse = str(tmp_path / "warehouse.duckdb")
+    warehouse = str(tmp_path / "lake")
     sent = produce(kafka_config, [r for wave in waves for r in wave])
     job = Job("run", SPEC.name, kafka_config.secret_json(), warehouse, BATCH, idle_timeout=10)
     runs = [processes.start(job), processes.start(job)]

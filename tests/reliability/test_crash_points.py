@@ -1,10 +1,11 @@
 """SIGKILL at every step boundary of the extractor and of the follower, then a clean run: no row
 lost or written twice, and every bad record lettered exactly once.
 
-Each child process (`child.py`) resumes from the committed offsets and kills itself at one step
-of one batch: after the rows are durable ("rows": before the letters and the commit), after the
-letters ("letters": before the commit), after the commit ("offsets"), or at a time that falls
-wherever it falls (mid-write, mid-fetch). The backlog mixes hostile records into valid ones.
+Each child process (`child.py`) resumes from the committed offsets (and the offsets the Delta
+table records) and kills itself at one step of one batch: after the letters ("letters": before
+the Delta commit of the rows), after the rows are durable ("rows": before the Kafka commit),
+after the Kafka commit ("offsets"), or at a time that falls wherever it falls (mid-write,
+mid-fetch). The backlog mixes hostile records into valid ones.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ownlens_kafka.config import KafkaConfig
@@ -30,6 +30,7 @@ from tests.reliability.oracle import (
     Outcome,
     check_stream,
     produce,
+    raw_query,
     rows_of,
     wait_for_a_free_group,
 )
@@ -40,8 +41,8 @@ SPEC = get_stream("audit_logs")
 BATCH = 150
 # (step, n-th time in that process): every boundary, at the first batch and at later ones
 KILLS = (
-    ("rows", 1),
     ("letters", 1),
+    ("rows", 1),
     ("offsets", 1),
     ("rows", 2),
     ("letters", 3),
@@ -73,10 +74,7 @@ def crash(job: Job) -> tuple[bool, str]:
 
 
 def topic_ids_in(warehouse: Path) -> Counter[str | None]:
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        found = connection.execute(
-            f"SELECT _topic_id, count(*) FROM raw.{SPEC.name} GROUP BY ALL"
-        ).fetchall()
+    found = raw_query(warehouse, SPEC, "SELECT _topic_id, count(*) FROM raw GROUP BY _topic_id")
     return Counter({topic_id: count for topic_id, count in found})
 
 
@@ -92,7 +90,7 @@ def test_sigkill_at_every_step_boundary_loses_and_doubles_nothing(
     make_topics(SPEC)
     started = time.monotonic()
     sent = produce(kafka_config, backlog)
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = tmp_path / "lake"
     job = Job(mode, SPEC.name, kafka_config.secret_json(), str(warehouse), BATCH, idle_timeout=10)
     kills, missed, timed, waited = 0, [], 0, 0.0
 

@@ -83,7 +83,7 @@ def test_every_hostile_record_is_dead_lettered_once_and_every_valid_one_stored_o
     sent = produce(kafka_config, corpus)
     etl = ETLConfig(
         kafka=kafka_config,
-        warehouse=str(tmp_path / "warehouse.duckdb"),
+        warehouse=str(tmp_path / "lake"),
         batch_size=1_000,
         idle_timeout=5,
     )
@@ -141,7 +141,7 @@ def test_stream_follows_all_ten_streams_past_every_hostile_record(
     started = time.monotonic()
     etl = ETLConfig(
         kafka=kafka_config,
-        warehouse=str(tmp_path / "warehouse.duckdb"),
+        warehouse=str(tmp_path / "lake"),
         batch_size=1_000,
         idle_timeout=5,
     )

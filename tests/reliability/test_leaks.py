@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import dagster as dg
-import duckdb
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
 from confluent_kafka import Message
+from deltalake import DeltaTable, QueryBuilder
 
 import ownlens_pipelines.cli  # noqa: F401  (adds run, stream and dev to `cli`)
 from ownlens_kafka import reset_config
@@ -74,18 +75,16 @@ def letter_headers(messages: list[Message]) -> list[str | bytes | None]:
     return found
 
 
-def warehouse_texts(path: str) -> list[str | bytes | None]:
-    """The warehouse file's bytes, and every value of every table as text."""
-    found: list[str | bytes | None] = [
-        p.read_bytes() for p in Path(path).parent.glob(Path(path).name + "*") if p.is_file()
-    ]
-    with duckdb.connect(path, read_only=True) as connection:
-        tables = connection.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables"
-        ).fetchall()
-        for schema, table in tables:
-            rows = connection.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
-            found.append(repr(rows))
+def warehouse_texts(root: str) -> list[str | bytes | None]:
+    """The bytes of every file under the warehouse root (Parquet data, Delta logs with their
+    column statistics), and every value of every Delta table there as text."""
+    found = files_under(Path(root))
+    logs = sorted(Path(root).glob("*/*/_delta_log"))
+    assert logs, f"no Delta table under {root}"
+    for log in logs:
+        table = DeltaTable(str(log.parent))
+        rows = QueryBuilder().register("t", table).execute("SELECT * FROM t").read_all()
+        found.append(repr(pa.table(rows).to_pylist()))
     return found
 
 
@@ -119,7 +118,7 @@ def canary_env(
         "KAFKA_NAMESPACE": kafka_config.namespace,
         "KAFKA_SESSION_TIMEOUT_MS": str(kafka_config.session_timeout_ms),
         "KAFKA_HEARTBEAT_INTERVAL_MS": str(kafka_config.heartbeat_interval_ms),
-        "OWNLENS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "OWNLENS_WAREHOUSE": str(tmp_path / "lake"),
         "OWNLENS_IDLE_TIMEOUT": "5",
         "DAGSTER_HOME": str(home),
         **secret_environment(),
@@ -141,7 +140,7 @@ def test_configuration_and_resources_never_show_a_secret(figures: Figures, monke
         producer_extra=extra,
         consumer_extra=CONSUMER_EXTRA_SECRETS,
     )
-    etl = ETLConfig(kafka=config, warehouse="w.duckdb")
+    etl = ETLConfig(kafka=config, warehouse="w-lake")
     shown: tuple[tuple[str, KafkaConfig | ETLConfig], ...] = (
         ("KafkaConfig", config),
         ("ETLConfig", etl),

@@ -236,5 +236,5 @@ def test_an_in_memory_warehouse_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setenv("OWNLENS_WAREHOUSE", value)
         with pytest.raises(ConfigError, match="OWNLENS_WAREHOUSE: an in-memory warehouse"):
             read_settings(ETLConfig)
-    monkeypatch.setenv("OWNLENS_WAREHOUSE", "w.duckdb")
-    assert read_settings(ETLConfig).warehouse == "w.duckdb"
+    monkeypatch.setenv("OWNLENS_WAREHOUSE", "w-lake")
+    assert read_settings(ETLConfig).warehouse == "w-lake"

@@ -14,7 +14,9 @@ def session(state: Path, tag: str) -> None:
     """What one session leaves: a log per process, a warehouse, a Dagster home."""
     (state / "dagster_home").mkdir(parents=True)
     (state / "dagster_home" / "runs.db").write_text(tag)
-    for name in ("broker.log", "dagster.log", "generator.log", "warehouse.duckdb"):
+    (state / "lake" / "raw" / "user_events" / "_delta_log").mkdir(parents=True)
+    (state / "lake" / "raw" / "user_events" / "_delta_log" / "0.json").write_text(tag)
+    for name in ("broker.log", "dagster.log", "generator.log"):
         (state / name).write_text(tag)
 
 
@@ -24,13 +26,14 @@ def test_logs_warehouse_and_history_of_the_last_session_move_aside(tmp_path: Pat
     assert set_aside_previous_session(state, embedded=True)
     session(state, "second")
     moved = set_aside_previous_session(state, embedded=True)
-    assert set(moved) == {"broker.log", "dagster.log", "generator.log", "warehouse.duckdb"} | {
-        "dagster_home"
-    }
+    assert set(moved) == {"broker.log", "dagster.log", "generator.log", "lake"} | {"dagster_home"}
     previous = state / "previous"
     assert {p.name for p in previous.iterdir()} == set(moved)  # the first session is gone
     assert (previous / "dagster.log").read_text() == "second"
     assert (previous / "dagster_home" / "runs.db").read_text() == "second"
+    assert (previous / "lake" / "raw" / "user_events" / "_delta_log" / "0.json").read_text() == (
+        "second"
+    )
     assert [p.name for p in state.iterdir()] == ["previous"]
 
 
@@ -42,7 +45,7 @@ def test_with_an_external_cluster_only_the_logs_move(tmp_path: Path) -> None:
         "dagster.log",
         "generator.log",
     ]
-    assert (state / "warehouse.duckdb").exists() and (state / "dagster_home").exists()
+    assert (state / "lake").exists() and (state / "dagster_home").exists()
     assert set_aside_previous_session(state, embedded=False) == []  # nothing left to move
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+from deltalake import write_deltalake
+
 from ownlens_kafka import get_stream
 from ownlens_pipelines.assets.raw import check_table
-from ownlens_pipelines.warehouse import Warehouse, raw_table
+from ownlens_pipelines.warehouse import Warehouse, raw_schema, raw_table
 
 SPEC = get_stream("user_events")
 NAMES = {"keys_not_null", "unique_ids", "fresh"}
@@ -19,15 +23,21 @@ def checks(
     tmp_path: Path, rows: Sequence[tuple[str | None, str]], lag: int
 ) -> dict[str, tuple[bool, dict[str, Any]]]:
     """Each check's (passed, metadata) on a raw table holding `rows` of (user_id, event_id)."""
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
-    with warehouse.connect() as connection:
-        warehouse.ensure_raw_table(connection, SPEC)
-        for user_id, event_id in rows:
-            connection.execute(
-                f"INSERT INTO {raw_table(SPEC)} (user_id, event_id, _ingested_at) "
-                "VALUES (?, ?, now() - INTERVAL 2 MINUTE)",
-                [user_id, event_id],
-            )
+    warehouse = Warehouse(str(tmp_path / "lake"))
+    warehouse.ensure_raw_table(SPEC)
+    ingested = datetime.now(UTC) - timedelta(minutes=2)
+    values = {
+        "user_id": [user_id for user_id, _ in rows],
+        "event_id": [event_id for _, event_id in rows],
+        "_ingested_at": [ingested] * len(rows),
+    }
+    schema = raw_schema(SPEC)  # the other columns null: rows no validated model lets through
+    table = pa.table(
+        {f.name: pa.array(values.get(f.name, [None] * len(rows)), f.type) for f in schema},
+        schema=schema,
+    )
+    write_deltalake(warehouse.uri(raw_table(SPEC)), table, mode="append")
+    with warehouse.connect([raw_table(SPEC)]) as connection:
         results = check_table(connection, SPEC, NAMES, lag=lag, freshness_bound=60.0)
     return {
         str(r.check_name): (r.passed, {k: v.value for k, v in r.metadata.items()}) for r in results

@@ -31,9 +31,13 @@ def batch(offsets: range, partition: int = 0, topic_id: str | None = "id-1") -> 
 def offsets(root: Path) -> list[tuple[int, int, int, int, int]]:
     """Read with delta-rs itself, not the project's views."""
     table = DeltaTable(str(root / "raw" / "user_events"))
-    result = QueryBuilder().register("t", table).execute(
-        "SELECT _partition, count(*) AS n, count(DISTINCT _offset) AS d, min(_offset) AS lo, "
-        "max(_offset) AS hi FROM t GROUP BY _partition ORDER BY _partition"
+    result = (
+        QueryBuilder()
+        .register("t", table)
+        .execute(
+            "SELECT _partition, count(*) AS n, count(DISTINCT _offset) AS d, min(_offset) AS lo, "
+            "max(_offset) AS hi FROM t GROUP BY _partition ORDER BY _partition"
+        )
     )
     rows = pa.table(result.read_all()).to_pylist()
     return [(r["_partition"], r["n"], r["d"], r["lo"], r["hi"]) for r in rows]
