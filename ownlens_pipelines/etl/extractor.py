@@ -186,6 +186,7 @@ class _Written(NamedTuple):
     failed: list[tuple[int, int, str]]  # rows DuckDB could not type: partition, offset, error
     latency: pa.Array  # produce-to-row seconds of the rows written
     seconds: float
+    rows_total: int | None  # rows of the table after the write, when a follower reports them
 
 
 @dataclass(slots=True)
@@ -228,6 +229,7 @@ class KafkaExtractor:
         self.warehouse = Warehouse(self.etl.warehouse)
         self._headers = HeaderParser()
         self._replacing: _Replacement | None = None  # a range read again: one commit at the end
+        self._counting = False  # each write counts the table's rows (for a follower's reports)
 
     def _lag(self) -> dict[int, tuple[int, int]]:
         """partition -> (lag, end offset) for this group on the stream's topic."""
@@ -309,6 +311,7 @@ class KafkaExtractor:
         started = time.monotonic()
         topic = self.etl.kafka.topic_name(self.spec.topic)
         first, last = span or (None, None)
+        self._counting = on_write is not None
         consumer: BaseKafkaConsumer[Any] = BaseKafkaConsumer(
             self.etl.kafka,
             self.group_id,
@@ -371,6 +374,8 @@ class KafkaExtractor:
         consumer.commit_offsets(batch.ack)
         self._step("offsets")
         result.latencies = [*result.latencies[-_LATENCY_BATCHES:], written.latency]
+        if written.rows_total is not None:
+            result.rows_total = written.rows_total
         result.rows_written += batch.table.num_rows - len(written.failed)
         result.dead_lettered += len(batch.ack.letters)
         result.batches += 1
@@ -415,7 +420,9 @@ class KafkaExtractor:
                     ),
                     1e6,
                 )
-                return _Written(failed, latency, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                total = self.warehouse.count(raw_table(self.spec)) if self._counting else None
+                return _Written(failed, latency, seconds, total)
             except _TRANSIENT as exc:
                 if attempt == _WRITE_ATTEMPTS or (stop is not None and stop.is_set()):
                     raise
