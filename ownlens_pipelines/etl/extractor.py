@@ -413,13 +413,10 @@ class KafkaExtractor:
                 else:
                     written = self.warehouse.commit_raw(self.spec, rows, batch.ranges())
                 self._step("rows")
-                latency = pc.divide(
-                    pc.cast(
-                        pc.subtract(written["_ingested_at"], written["_produced_at"]),
-                        pa.int64(),
-                    ),
-                    1e6,
-                )
+                micros = pc.cast(
+                    pc.subtract(written["_ingested_at"], written["_produced_at"]), pa.int64()
+                )  # a hostile produced_at header can be centuries off: no exact double
+                latency = pc.divide(pc.cast(micros, pa.float64(), safe=False), 1e6)
                 seconds = time.perf_counter() - started
                 total = self.warehouse.count(raw_table(self.spec)) if self._counting else None
                 return _Written(failed, latency, seconds, total)
