@@ -345,12 +345,13 @@ class BaseKafkaConsumer(StreamClient[M]):
             self._pending = Ack()
         return offsets
 
-    def write_letters(self, ack: Ack) -> int:
-        """Letter the batch's rejected records this member still holds (each once, even when an
-        earlier attempt crashed after writing them); returns how many were written now."""
+    def write_letters(self, ack: Ack, held: set[TopicPartitionKey] | None = None) -> int:
+        """Letter the batch's rejected records on the partitions this member still holds, or on
+        `held` (each once, even when an earlier attempt crashed after writing them); returns how
+        many were written now."""
         if not ack.letters or self._client is None:
             return 0
-        held = self.assignment()
+        held = self.assignment() if held is None else held
         letters = [x for x in ack.letters if (x.record.topic, x.record.partition) in held]
         return self._dead_letters.write(letters, self.dead_letter_timeout) if letters else 0
 
@@ -409,18 +410,20 @@ class BaseKafkaConsumer(StreamClient[M]):
         if self.resume is None or not partitions:
             return
         try:  # raising here would break librdkafka's callback
-            starts = self._resumed(consumer, partitions)
+            starts, moved = self._resumed(consumer, partitions)
+            if moved:
+                consumer.assign(starts)
+                # What the sink holds is durable: commit it, or a partition with nothing more
+                # to read would show its lag forever.
+                consumer.commit(offsets=moved, asynchronous=False)
         except Exception as exc:  # the committed offsets hold: the sink skips what it has
             log.warning("consumer %s: resuming from the sink failed: %s", self.group_id, exc)
-            return
-        if starts:
-            consumer.assign(starts)
 
     def _resumed(
         self, consumer: Consumer, partitions: list[TopicPartition]
-    ) -> list[TopicPartition]:
-        """The assignment at the sink's offsets where they are ahead of the committed ones
-        (empty when none is)."""
+    ) -> tuple[list[TopicPartition], list[TopicPartition]]:
+        """The assignment at the sink's offsets where they are ahead of the committed ones, and
+        the partitions so moved."""
         assert self.resume is not None
         committed = consumer.committed(partitions, timeout=10.0)
         ids = self._topic_ids()
@@ -428,7 +431,7 @@ class BaseKafkaConsumer(StreamClient[M]):
         for topic in {tp.topic for tp in committed}:
             held = [tp.partition for tp in committed if tp.topic == topic]
             wanted |= {(topic, p): o for p, o in self.resume(topic, ids.get(topic), held).items()}
-        moved = False
+        moved: list[TopicPartition] = []
         for tp in committed:
             ahead = wanted.get((tp.topic, tp.partition))
             if ahead is not None and ahead > tp.offset:
@@ -440,8 +443,9 @@ class BaseKafkaConsumer(StreamClient[M]):
                     ahead,
                     tp.offset,
                 )
-                tp.offset, moved = ahead, True
-        return committed if moved else []
+                tp.offset = ahead
+                moved.append(TopicPartition(tp.topic, tp.partition, ahead))
+        return committed, moved
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}

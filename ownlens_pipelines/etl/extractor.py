@@ -184,6 +184,7 @@ class _Written(NamedTuple):
     """What writing a batch did."""
 
     failed: list[tuple[int, int, str]]  # rows DuckDB could not type: partition, offset, error
+    rows: int  # rows of the partitions still held, written now or before
     latency: pa.Array  # produce-to-row seconds of the rows written
     seconds: float
     rows_total: int | None  # rows of the table after the write, when a follower reports them
@@ -376,7 +377,7 @@ class KafkaExtractor:
         result.latencies = [*result.latencies[-_LATENCY_BATCHES:], written.latency]
         if written.rows_total is not None:
             result.rows_total = written.rows_total
-        result.rows_written += batch.table.num_rows - len(written.failed)
+        result.rows_written += written.rows
         result.dead_lettered += len(batch.ack.letters)
         result.batches += 1
         result.slow_path += batch.slow
@@ -406,12 +407,18 @@ class KafkaExtractor:
                 if failed and not batch.lettered_rows:
                     batch.ack.letters += self._row_letters(failed, batch)
                     batch.lettered_rows = True
-                consumer.write_letters(batch.ack)
+                # Letters, rows and offsets of the same partitions: one lost meanwhile is its
+                # new owner's, which reads it again after what the table records.
+                held = consumer.assignment()
+                batch.ack.drop(set(batch.ack.ranges) - held)
+                consumer.write_letters(batch.ack, held)
                 self._step("letters")
+                ranges = batch.ranges()
+                rows = _held(rows, ranges)
                 if self._replacing is not None:
-                    written = self._replacing.add(rows, batch.ranges())
+                    written = self._replacing.add(rows, ranges)
                 else:
-                    written = self.warehouse.commit_raw(self.spec, rows, batch.ranges())
+                    written = self.warehouse.commit_raw(self.spec, rows, ranges)
                 self._step("rows")
                 micros = pc.cast(
                     pc.subtract(written["_ingested_at"], written["_produced_at"]), pa.int64()
@@ -419,7 +426,7 @@ class KafkaExtractor:
                 latency = pc.divide(pc.cast(micros, pa.float64(), safe=False), 1e6)
                 seconds = time.perf_counter() - started
                 total = self.warehouse.count(raw_table(self.spec)) if self._counting else None
-                return _Written(failed, latency, seconds, total)
+                return _Written(failed, rows.num_rows, latency, seconds, total)
             except _TRANSIENT as exc:
                 if attempt == _WRITE_ATTEMPTS or (stop is not None and stop.is_set()):
                     raise
@@ -488,6 +495,12 @@ class KafkaExtractor:
             for p in held
             if p in result.targets
         )
+
+
+def _held(rows: pa.Table, ranges: list[OffsetRange]) -> pa.Table:
+    """The rows of the partitions of `ranges`."""
+    partitions = pa.array(sorted({partition for _, _, partition, _, _ in ranges}), pa.int32())
+    return rows.filter(pc.is_in(rows["_partition"], value_set=partitions))
 
 
 def _read_records(

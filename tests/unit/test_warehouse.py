@@ -77,16 +77,18 @@ def test_replace_rewrites_exactly_the_range_in_one_commit(tmp_path: Path) -> Non
     assert offsets(tmp_path) == [(0, 17, 17, 0, 19)]
 
 
-def _write_all(root: str, start: int) -> None:
+def _write_all(root: str, size: int) -> None:
+    """Offsets 0..199 in batches of `size`, in order, as a consumer reads a partition."""
     warehouse = Warehouse(root)
-    for first in range(start, 200, 10):
-        warehouse.write_raw(SPEC, batch(range(first, first + 10)))
+    for first in range(0, 200, size):
+        warehouse.write_raw(SPEC, batch(range(first, min(first + size, 200))))
 
 
 def test_writers_racing_on_the_same_partition_write_each_offset_once(tmp_path: Path) -> None:
     Warehouse(str(tmp_path)).ensure_raw_table(SPEC)
     spawn = multiprocessing.get_context("spawn")
-    writers = [spawn.Process(target=_write_all, args=(str(tmp_path), s)) for s in (0, 0, 50)]
+    # each batch overlaps others' batches differently, as after a rebalance or a retry
+    writers = [spawn.Process(target=_write_all, args=(str(tmp_path), s)) for s in (10, 7, 13)]
     for writer in writers:
         writer.start()
     for writer in writers:
