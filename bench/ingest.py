@@ -28,6 +28,8 @@ from typing import Any, cast
 
 from _common import broker_config, payloads
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from ownlens_kafka import KafkaConfig, UserEventProducer, create_topics, get_stream
 
@@ -36,8 +38,13 @@ LANDING_BATCH = 10_000
 CHECKPOINT_EVERY = 100_000
 
 
-def fill(config: KafkaConfig, count: int, invalid_every: int = 100) -> None:
-    """`count` user events (20k distinct payloads, cycled), every `invalid_every`-th invalid."""
+def fill(config: KafkaConfig, count: int, invalid_every: int = 100, partitions: int = 6) -> None:
+    """`count` user events (20k distinct payloads, cycled), every `invalid_every`-th invalid,
+    on a topic of `partitions` partitions."""
+    admin = AdminClient(config.connection_config())
+    topic = config.topic_name(SPEC.topic)
+    for future in admin.create_topics([NewTopic(topic, partitions)]).values():
+        future.result()
     create_topics(config)
     producer = UserEventProducer(config)
     encoded = [producer.encode(producer.validate(p)) for p in payloads(SPEC.model, 20_000)]
@@ -73,6 +80,49 @@ def extract(config: KafkaConfig, count: int) -> dict[str, Any]:
         "slow_path": result.slow_path,
         "write_us_first_100k": first,
         "write_us_last_100k": last,
+    }
+
+
+def extract_shared(config: KafkaConfig, count: int) -> dict[str, Any]:
+    """One of several extractors in one group, into one warehouse (named by the parent)."""
+    from ownlens_pipelines.etl import KafkaExtractor
+    from ownlens_pipelines.settings import ETLConfig
+
+    etl = ETLConfig(kafka=config, warehouse=os.environ["BENCH_WAREHOUSE"], idle_timeout=3)
+    began = time.time()
+    result = KafkaExtractor(SPEC, etl, group_id=os.environ["BENCH_GROUP"]).run()
+    return {
+        "rows": result.rows_written,
+        "dead_lettered": result.dead_lettered,
+        "began": began,
+        "ended": time.time(),
+    }
+
+
+def extract_together(config: KafkaConfig, count: int, processes: int) -> dict[str, Any]:
+    """`processes` extractors sharing the partitions: events/s from the first start to the
+    last end; every row written once."""
+    from ownlens_pipelines.warehouse import Warehouse, raw_table
+
+    with tempfile.TemporaryDirectory() as directory:
+        warehouse = Warehouse(f"{directory}/lake")
+        warehouse.ensure_raw_table(SPEC)
+        env = {"BENCH_WAREHOUSE": warehouse.root, "BENCH_GROUP": f"bench-{uuid.uuid4().hex}"}
+        children = [start_child("extractor-shared", config, count, env) for _ in range(processes)]
+        outs = [finish_child("extractor-shared", child) for child in children]
+        with warehouse.connect([raw_table(SPEC)]) as db:
+            row = db.execute(
+                "SELECT count(*), count(DISTINCT (_partition, _offset)) FROM raw.user_events"
+            ).fetchone()
+    assert row is not None and row[0] == row[1], row
+    written = sum(o["rows"] for o in outs) + sum(o["dead_lettered"] for o in outs)
+    assert written >= count and row[0] == count - sum(o["dead_lettered"] for o in outs), outs
+    span = max(o["ended"] for o in outs) - min(o["began"] for o in outs)
+    return {
+        "events_per_s": count / span,
+        "cpu_us_per_record": sum(o["cpu_us_per_record"] * count for o in outs) / count,
+        "rss_mb": max(o["rss_mb"] for o in outs),
+        "rows": int(row[0]),
     }
 
 
@@ -170,6 +220,7 @@ def consume_project(config: KafkaConfig, count: int) -> dict[str, Any]:
 
 KINDS = {
     "extractor": extract,
+    "extractor-shared": extract_shared,
     "landing": land,
     "raw-defaults": consume_defaults,
     "raw-project": consume_project,
@@ -198,25 +249,41 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(kind: str, config: KafkaConfig, count: int) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
+def start_child(
+    kind: str, config: KafkaConfig, count: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
         [sys.executable, __file__, "--child", kind, "--count", str(count)],
-        input=config.secret_json(),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})},
     )
-    if done.returncode:
-        raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert child.stdin is not None
+    child.stdin.write(config.secret_json())
+    child.stdin.close()
+    child.stdin = None  # written: communicate() only reads
+    return child
+
+
+def finish_child(kind: str, child: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = child.communicate()
+    if child.returncode:
+        raise SystemExit(f"{kind} failed:\n{err[-3000:]}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+def run_child(kind: str, config: KafkaConfig, count: int) -> dict[str, Any]:
+    return finish_child(kind, start_child(kind, config, count))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--partitions", type=int, default=6, help="of the benchmark's topic")
     parser.add_argument("--child", choices=sorted(KINDS))
     args = parser.parse_args()
     if args.child:
@@ -225,10 +292,11 @@ def main() -> None:
         return
     rounds: list[dict[str, dict[str, Any]]] = []
     with broker_config() as base:
-        fill(base, args.count)
+        fill(base, args.count, partitions=args.partitions)
         print(f"backlog: {args.count:,} UserEventCreate (~1 KB), 1 % invalid", flush=True)
         for number in range(args.rounds):
-            measured = {kind: run_child(kind, base, args.count) for kind in KINDS}
+            measured = {k: run_child(k, base, args.count) for k in KINDS if k != "extractor-shared"}
+            measured["extractor x2"] = extract_together(base, args.count, 2)
             rounds.append(measured)
             rates = ", ".join(f"{k} {v['events_per_s']:,.0f}/s" for k, v in measured.items())
             print(f"round {number + 1}: {rates}", flush=True)
@@ -245,7 +313,7 @@ def summarize(rounds: list[dict[str, dict[str, Any]]], count: int) -> None:
         )
 
     print(f"\nmedians of {len(rounds)} rounds, {count:,} events each (group join included):")
-    for kind in KINDS:
+    for kind in rounds[0]:
         print(
             f"  {kind:<13} {median(kind, 'events_per_s'):>9,.0f} events/s   "
             f"CPU {median(kind, 'cpu_us_per_record'):5.1f} µs/record   "
@@ -254,7 +322,8 @@ def summarize(rounds: list[dict[str, dict[str, Any]]], count: int) -> None:
     print(
         f"  extractor / landing {ratio('extractor', 'landing'):.2f}x, "
         f"/ raw (defaults) {ratio('extractor', 'raw-defaults'):.2f}x, "
-        f"/ raw (project settings) {ratio('extractor', 'raw-project'):.2f}x"
+        f"/ raw (project settings) {ratio('extractor', 'raw-project'):.2f}x; "
+        f"two extractors / one {ratio('extractor x2', 'extractor'):.2f}x"
     )
     slow = median("extractor", "slow_path")
     first, last = (

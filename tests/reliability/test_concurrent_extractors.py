@@ -1,20 +1,26 @@
-"""Two processes extracting the same consumer group into the same warehouse at once: the group
-splits the partitions and moves them between the processes as members come, go and die, and
-still no row is lost or written twice, and every bad record is lettered exactly once.
+"""Two and three processes extracting the same consumer group into the same warehouse at once
+(with compaction, vacuum and readers running meanwhile): the group splits the partitions and
+moves them between the processes as members come, go and die, and still no row is lost or
+written twice, and every bad record is lettered exactly once.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.streams import get_stream
+from ownlens_pipelines.maintenance import maintain
+from ownlens_pipelines.warehouse import Warehouse, raw_table
 from tests.conftest import wait_for
 from tests.reliability.child import Job
 from tests.reliability.figures import Figures
@@ -175,3 +181,96 @@ def test_two_runs_started_at_once_neither_lose_nor_double(
     assert [code for code, _ in exits] == [0, 0], exits
     assert outcome.problems() == {}
     assert (outcome.lost, outcome.doubled) == (0, 0)
+
+
+def test_three_followers_with_maintenance_and_readers_neither_lose_nor_double(
+    kafka_config: KafkaConfig,
+    make_topics,
+    tmp_path: Path,
+    figures: Figures,
+    processes: Processes,
+    waves: list[list[Record]],
+) -> None:
+    """Three followers (one killed, one joining), while the table is compacted, vacuumed and
+    checkpointed over and over, and read from this process all along."""
+    make_topics(SPEC)
+    started = time.monotonic()
+    warehouse = str(tmp_path / "lake")
+    Warehouse(warehouse).ensure_raw_table(SPEC)
+    stop, reads, failures, maintained = threading.Event(), [0], list[str](), [0, 0]
+
+    def maintenance() -> None:
+        while not stop.is_set():
+            table = DeltaTable(f"{warehouse}/raw/{SPEC.name}")
+            done = maintain(table, raw_table(SPEC), timedelta(hours=1))
+            maintained[0] += 1
+            maintained[1] += done.compacted_files
+            stop.wait(0.3)
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                with Warehouse(warehouse).connect([raw_table(SPEC)]) as db:
+                    db.execute(f"SELECT count(*), max(_offset) FROM {raw_table(SPEC)}").fetchall()
+                reads[0] += 1
+            except Exception as exc:
+                failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            stop.wait(0.1)
+
+    threads = [threading.Thread(target=maintenance), threading.Thread(target=reader)]
+    for thread in threads:
+        thread.start()
+    job = Job("follow", SPEC.name, kafka_config.secret_json(), warehouse, BATCH, idle_timeout=10)
+    try:
+        sent = produce(kafka_config, waves[0])
+        first, second, third = (processes.start(job) for _ in range(3))
+        sent += produce(kafka_config, waves[1])
+        wait_for(
+            lambda: any(
+                o >= 0 for o in committed(kafka_config, SPEC.group_id, ends_of(sent)).values()
+            ),
+            timeout=90,
+            interval=0.2,
+            what="a first commit",
+        )
+        first.kill()
+        first.wait()
+        fourth = processes.start(job)
+        sent += produce(kafka_config, waves[2])
+        wait_for(
+            lambda: committed_to_end(kafka_config, sent),
+            timeout=180,
+            interval=0.5,
+            what="every wave committed",
+        )
+        exits = [processes.stop(child) for child in (second, third, fourth)]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    table = DeltaTable(f"{warehouse}/raw/{SPEC.name}")
+    maintain(table, raw_table(SPEC), timedelta(0))  # every replaced file removed now
+    outcome = Outcome()
+    check_stream(outcome, kafka_config, SPEC, sent, rows_of(warehouse, SPEC))
+    figures.record(
+        "concurrent_followers_with_maintenance",
+        **outcome.figures(),
+        processes=4,
+        faults_injected=1,
+        exit_codes=[code for code, _ in exits],
+        maintenance_passes=maintained[0],
+        compacted_files=maintained[1],
+        reads=reads[0],
+        failed_reads=len(failures),
+        duration_s=round(time.monotonic() - started, 1),
+    )
+    assert [code for code, _ in exits] == [0, 0, 0], exits
+    assert failures == [] and reads[0] > 0
+    assert maintained[1] > 0, "no compaction happened while the followers wrote"
+    assert outcome.problems() == {}
+    assert (outcome.lost, outcome.doubled, outcome.rows, outcome.letters) == (
+        0,
+        0,
+        outcome.accepted,
+        outcome.rejected,
+    )
