@@ -1,5 +1,5 @@
 """The stream table expanded into Dagster definitions: the raw assets with their checks, the
-ingest job and the lag sensor."""
+ingest job (a backlog, on demand), the follow job (long-lived) and the lag sensor that starts it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dagster as dg
 
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.assets.raw import build_raw_assets, raw_key
+from ownlens_pipelines.ingestion import build_follow_job
 from ownlens_pipelines.sensors import AutomationSettings, build_lag_sensor
 from ownlens_pipelines.settings import ETLConfig
 
@@ -23,15 +24,16 @@ def ingest_definitions(
         name=INGEST_JOB,
         selection=dg.AssetSelection.assets(*(raw_key(spec) for spec in specs)),
         executor_def=dg.in_process_executor,
-        description="Extract the selected streams' backlogs into their raw tables and check them "
-        "(pick streams with the asset selection; the lag sensor picks those that lag).",
+        description="Extract the selected streams' backlogs into their raw tables and check them, "
+        "once (pick streams with the asset selection).",
     )
+    follow = build_follow_job(specs, automation.freshness_bound)
     return dg.Definitions(
         assets=[build_raw_assets(specs, automation.freshness_bound)],
-        jobs=[job],
+        jobs=[job, follow],
         sensors=[
             build_lag_sensor(
-                job, specs, interval=settings.sensor_interval, running=settings.sensors_running
+                follow, specs, interval=settings.sensor_interval, running=settings.sensors_running
             )
         ],
     )

@@ -1,16 +1,13 @@
-"""The lag sensor: every consumer group's lag read in one pass (never consuming), and one ingest
-run requested for all the streams that lag and that no queued or running run covers."""
+"""The lag sensor: every consumer group's lag read in one pass (never consuming), and a run that
+follows the streams started when they lag and none is active."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -19,34 +16,44 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.lag import LagReader, PartitionLag, UnknownTopicError, stream_groups
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.assets.raw import raw_key
 from ownlens_pipelines.resources import KafkaResource
 
-if TYPE_CHECKING:
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
-
 LAG_SENSOR = "consumer_lag"
-BACKLOG_TAG = "ownlens/backlog"  # digest of every stream's committed..end range in the request
-STREAM_TAG_PREFIX = "ownlens/backlog/"  # + stream name: that stream's range, partition by partition
+STREAM_TAG_PREFIX = "ownlens/backlog/"  # + stream name: its committed..end range at the request
 STREAMS_TAG = "ownlens/streams"
-RETRIES = 2  # a failed run of the same backlog is requested again, this many times
+BACKOFF_S = 30.0  # after a failed run; doubled after each further one
+BACKOFF_MAX_S = 900.0
+BACKOFF_LOOKBACK = 10
 WAITING = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
 ]
-RUNNING = [dg.DagsterRunStatus.STARTED]
+RUNNING = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+FINISHED = [
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+]
 
 
 class AutomationSettings(BaseSettings):
-    """How often domain tables are rebuilt, and how stale a lagging stream may get."""
+    """The operator's cadence: how often ingestion reports and domain tables refresh, how long
+    an ingestion run lasts, and how stale a lagging stream may get."""
 
     model_config = SettingsConfigDict(env_prefix="OWNLENS_", extra="ignore", frozen=True)
 
     domain_interval: int = Field(
-        default=30, ge=1, description="Seconds between two rebuilds of the domain tables, at least."
+        default=120, ge=1, description="Seconds between two domain table refreshes, at least."
+    )
+    report_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between two reports of each raw asset."
+    )
+    ingest_idle_timeout: float = Field(
+        default=300.0, gt=0, description="An ingestion run ends after this long without events."
+    )
+    ingest_max_duration: float = Field(
+        default=900.0, gt=0, description="An ingestion run ends after this long (new code applies)."
     )
     freshness_bound: float = Field(
         default=60.0,
@@ -77,17 +84,6 @@ class Backlog:
             for p in sorted(self.partitions, key=lambda lag: lag.partition)
         )
 
-    def covered_by(self, run: dg.DagsterRun) -> bool:
-        """The run was requested for this stream with these end offsets or later ones."""
-        requested = run.tags.get(STREAM_TAG_PREFIX + self.spec.name)
-        if requested is None:
-            return False
-        ends = {}
-        for part in requested.split(","):
-            partition, _, span = part.partition(":")
-            ends[int(partition)] = int(span.rpartition("..")[2])
-        return all(end <= ends.get(partition, -1) for partition, end in self.ends.items())
-
 
 class LagSnapshot:
     """Every group's lag read in one pass through a `LagReader` kept per cluster (its clients stay
@@ -106,7 +102,7 @@ class LagSnapshot:
             taken = self._taken.get(key)
             if taken is None or time.monotonic() - taken[0] > self.ttl:
                 reader = self._readers.setdefault(key, LagReader(config))
-                taken = (time.monotonic(), _read(reader, config, specs))
+                taken = (time.monotonic(), read_lag(reader, config, specs))
                 self._taken[key] = taken
         return taken[1]
 
@@ -121,7 +117,7 @@ class LagSnapshot:
 SNAPSHOT = LagSnapshot()
 
 
-def _read(
+def read_lag(
     reader: LagReader, config: KafkaConfig, specs: Sequence[StreamSpec]
 ) -> list[PartitionLag]:
     """All groups at once; if a topic is missing, stream by stream without it, so one missing
@@ -145,31 +141,11 @@ def backlogs(lags: Sequence[PartitionLag], specs: Sequence[StreamSpec]) -> dict[
     return {name: backlog for name, backlog in found.items() if backlog.lag > 0}
 
 
-def _writing(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
-    """The run's step has started. A run still starting its process reads its end offsets only
-    once its step starts, so it covers whatever lags until then."""
-    started = instance.get_records_for_run(
-        run.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1
-    )
-    return bool(started.records)
-
-
-def digest(pending: Mapping[str, Backlog]) -> str:
-    text = ";".join(f"{name}@{backlog.describe()}" for name, backlog in sorted(pending.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def build_lag_sensor(
-    job: UnresolvedAssetJobDefinition,
-    specs: Sequence[StreamSpec],
-    *,
-    interval: int,
-    running: bool,
+    job: dg.JobDefinition, specs: Sequence[StreamSpec], *, interval: int, running: bool
 ) -> dg.SensorDefinition:
-    """`consumer_lag`: one run of `job` for every stream whose group lags, unless a queued run
-    will start soon (what it leaves out is requested once it runs) or a running one was
-    requested for the same end offsets. A backlog whose runs failed is requested again, up to
-    RETRIES times, then waits for new events or a manual run."""
+    """`consumer_lag`: a run of `job`, which follows every stream, when a consumer group lags and
+    no run of it is queued or running. After failed runs it waits, longer after each."""
 
     @dg.sensor(
         name=LAG_SENSOR,
@@ -178,7 +154,7 @@ def build_lag_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING
         if running
         else dg.DefaultSensorStatus.STOPPED,
-        description=f"Requests `{job.name}` for every stream whose consumer group lags.",
+        description=f"Starts `{job.name}` when a consumer group lags and no run of it is active.",
     )
     def consumer_lag(
         context: dg.SensorEvaluationContext, kafka: KafkaResource
@@ -188,56 +164,39 @@ def build_lag_sensor(
             return dg.SkipReason("no lag: every consumer group is at its end offsets")
         names = ", ".join(lagging)
         instance = context.instance
-        active = instance.get_runs(dg.RunsFilter(job_name=job.name, statuses=[*WAITING, *RUNNING]))
-        if any(run.status in WAITING or not _writing(instance, run) for run in active):
-            return dg.SkipReason(
-                f"lag on {names}; a queued run of {job.name} reads it when it starts"
-            )
-        pending = {
-            name: backlog
-            for name, backlog in lagging.items()
-            if not any(backlog.covered_by(run) for run in active)
-        }
-        if not pending:
-            return dg.SkipReason(f"lag on {names}; the run in progress covers it")
-        ended = instance.get_runs(
-            dg.RunsFilter(
-                job_name=job.name,
-                statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
-            ),
-            limit=100,
+        active = instance.get_runs(
+            dg.RunsFilter(job_name=job.name, statuses=[*WAITING, *RUNNING]), limit=1
         )
-        given_up = [
-            name
-            for name, backlog in pending.items()
-            if sum(
-                run.status == dg.DagsterRunStatus.FAILURE
-                and run.tags.get(STREAM_TAG_PREFIX + name) == backlog.describe()
-                for run in ended
-            )
-            > RETRIES
-        ]
-        for name in given_up:
-            del pending[name]
-        if not pending:
-            return dg.SkipReason(
-                f"lag on {names}; {RETRIES + 1} runs failed on the backlog of "
-                f"{', '.join(given_up)}: waiting for new events or a manual run"
-            )
-        key = digest(pending)
-        attempts = sum(run.tags.get(BACKLOG_TAG) == key for run in ended)
+        if active:
+            return dg.SkipReason(f"lag on {names}; run {active[0].run_id[:8]} follows the streams")
+        wait = backoff(instance, job.name)
+        if wait:
+            return dg.SkipReason(f"lag on {names}; the last runs of {job.name} failed: {wait}")
         tags = {
-            BACKLOG_TAG: key,
-            STREAMS_TAG: ",".join(pending),
-            "ownlens/lag": str(sum(b.lag for b in pending.values())),
-            **{STREAM_TAG_PREFIX + name: b.describe() for name, b in pending.items()},
+            STREAMS_TAG: ",".join(lagging),
+            "ownlens/lag": str(sum(b.lag for b in lagging.values())),
+            **{STREAM_TAG_PREFIX + name: b.describe() for name, b in lagging.items()},
         }
-        request = dg.RunRequest(
-            run_key=f"ingest@{key}" + (f"#retry{attempts}" if attempts else ""),
-            asset_selection=[raw_key(b.spec) for b in pending.values()],
-            tags=tags,
-        )
-        ends = {name: b.ends for name, b in lagging.items()}
-        return dg.SensorResult(run_requests=[request], cursor=json.dumps(ends, sort_keys=True))
+        return dg.SensorResult(run_requests=[dg.RunRequest(tags=tags)])
 
     return consumer_lag
+
+
+def backoff(instance: dg.DagsterInstance, job_name: str, now: float | None = None) -> str | None:
+    """Why no run starts yet after the job's last runs failed (None once it may): it waits
+    BACKOFF_S after one failure, twice as long after each further one, BACKOFF_MAX_S at most."""
+    ended = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=FINISHED), limit=BACKOFF_LOOKBACK
+    )
+    failed = 0
+    for record in ended:  # newest first
+        if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+            break
+        failed += 1
+    if not failed or ended[0].end_time is None:
+        return None
+    pause = min(BACKOFF_S * 2 ** (failed - 1), BACKOFF_MAX_S)
+    left = ended[0].end_time + pause - (time.time() if now is None else now)
+    if left <= 0:
+        return None
+    return f"{failed} in a row; the next starts in {left:.0f} s"

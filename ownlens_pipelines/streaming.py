@@ -1,68 +1,35 @@
-"""Streaming mode: one long-lived consumer per stream, writing as events arrive."""
+"""Streaming mode (`ownlens stream`): the followers of a `follow_streams` run in a process of its
+own, reported to Dagster as runless events at the same cadence."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-
-import dagster as dg
+from collections.abc import Sequence
 
 from ownlens_kafka.streams import StreamSpec
-from ownlens_pipelines.etl.extractor import ExtractResult, KafkaExtractor
+from ownlens_pipelines.following import Progress, follow
 from ownlens_pipelines.headless import instance
+from ownlens_pipelines.ingestion import report_events
+from ownlens_pipelines.sensors import AutomationSettings
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse
-
-Report = Callable[[str, int, int], None]
 
 
 def stream_forever(
     specs: Sequence[StreamSpec],
     stop: threading.Event,
-    report: Report | None = None,
+    progress: Progress | None = None,
     etl: ETLConfig | None = None,
 ) -> None:
-    """Run a follower per stream until `stop` is set; each write is reported to Dagster as a
-    materialization of `raw/<stream>`, so the UI shows the tables fresh."""
-    settings = etl or ETLConfig()
-    dagster = instance()
-    warehouse = Warehouse(settings.warehouse)
-    for spec in specs:  # schema changes from one place: they fail concurrent commits
-        warehouse.ensure_raw_table(spec)
-    errors: list[BaseException] = []
-
-    def follow(spec: StreamSpec) -> None:
-        last = 0
-
-        def on_write(result: ExtractResult) -> None:
-            nonlocal last
-            written, last = result.rows_written - last, result.rows_written
-            dagster.report_runless_asset_event(
-                dg.AssetMaterialization(
-                    asset_key=dg.AssetKey(["raw", spec.name]),
-                    description="written by `ownlens stream`",
-                    metadata={
-                        "dagster/row_count": result.rows_total,
-                        "rows_written": written,
-                        "dead_lettered": result.dead_lettered,
-                    },
-                )
-            )
-            if report is not None:
-                report(spec.name, written, result.rows_total)
-
-        try:
-            KafkaExtractor(spec, settings).follow(stop, on_write)
-        except BaseException as exc:
-            errors.append(exc)
-            stop.set()
-
-    threads = [
-        threading.Thread(target=follow, args=(spec,), name=f"stream-{spec.name}") for spec in specs
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    """Follow the streams until `stop` is set; every `OWNLENS_REPORT_INTERVAL` seconds (and at
+    the end) each raw asset written is reported as a materialization, with its checks."""
+    settings, cadence = etl or ETLConfig(), AutomationSettings()
+    dagster, warehouse = instance(), Warehouse(settings.warehouse)
+    reports = follow(
+        specs, settings, stop, report_interval=cadence.report_interval, progress=progress
+    )
+    for report in reports:
+        for event in report_events(
+            report, specs, warehouse, cadence.freshness_bound, "`ownlens stream`"
+        ):
+            dagster.report_runless_asset_event(event)

@@ -1,5 +1,6 @@
-"""End to end with the real Dagster daemon and the sensors as shipped: one run per backlog for
-every lagging stream, checks with results, and a killed run's backlog ingested once."""
+"""End to end with the real Dagster daemon and the sensors as shipped: one long-lived run follows
+every lagging stream and reports it with completed checks, and a killed run's backlog is
+ingested once by the next."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from ownlens_kafka.lag import group_lag
 from ownlens_kafka.producer import BaseKafkaProducer
 from ownlens_kafka.streams import get_stream
 from ownlens_pipelines.dev import DAGSTER_YAML
-from ownlens_pipelines.factory import INGEST_JOB
-from ownlens_pipelines.sensors import STREAM_TAG_PREFIX, STREAMS_TAG
+from ownlens_pipelines.ingestion import FOLLOW_JOB
+from ownlens_pipelines.sensors import STREAMS_TAG
 from ownlens_pipelines.warehouse import Warehouse
 from tests.conftest import wait_for
 from tests.factories import valid_payload
@@ -50,6 +51,8 @@ def daemon(env, tmp_path: Path) -> Iterator[dg.DagsterInstance]:
                 "DAGSTER_HOME": str(home),
                 "OWNLENS_SENSOR_INTERVAL": "4",  # as `make run`
                 "OWNLENS_BATCH_SIZE": "500",  # many commits per run: a kill lands between two
+                "OWNLENS_REPORT_INTERVAL": "2",
+                "OWNLENS_INGEST_IDLE_TIMEOUT": "6",
             },
             stdout=(tmp_path / "daemon.log").open("wb"),
             stderr=subprocess.STDOUT,
@@ -71,7 +74,7 @@ def daemon(env, tmp_path: Path) -> Iterator[dg.DagsterInstance]:
 
 
 def ingest_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
-    return list(reversed(instance.get_runs(dg.RunsFilter(job_name=INGEST_JOB))))
+    return list(reversed(instance.get_runs(dg.RunsFilter(job_name=FOLLOW_JOB))))
 
 
 def raw_rows(env, stream: str) -> tuple[int, int]:
@@ -99,7 +102,7 @@ def committed(config: KafkaConfig, stream: str) -> tuple[int, int]:
     return sum(p.committed or 0 for p in lags), sum(p.lag for p in lags)
 
 
-def test_one_run_covers_every_lagging_stream_and_a_killed_run_is_retried(
+def test_one_run_follows_every_lagging_stream_and_a_killed_run_loses_nothing(
     daemon: dg.DagsterInstance, env, kafka_config
 ) -> None:
     for stream, count in zip(LAGGING, (15, 5, 7), strict=True):
@@ -108,42 +111,35 @@ def test_one_run_covers_every_lagging_stream_and_a_killed_run_is_retried(
         lambda: next((r for r in ingest_runs(daemon) if r.status in FINISHED), None),
         timeout=240,
         interval=1,
-        what="the sensor-launched ingest run to finish",
+        what="the sensor-launched run to follow the streams and end when idle",
     )
     assert first.status == dg.DagsterRunStatus.SUCCESS
     assert first.tags["dagster/sensor_name"] == "consumer_lag"
-    assert set(first.tags[STREAMS_TAG].split(",")) == set(LAGGING)  # one run, every stream
-    written = {
-        record.asset_key.path[-1]: materialization(record.event_log_entry).metadata
-        for record in daemon.get_records_for_run(
-            first.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records
-        if record.asset_key is not None
-    }
-    assert {name: m["rows_written"].value for name, m in written.items()} == {
-        "user_events": 15,
-        "sessions": 5,
-        "audit_logs": 7,
-    }
-    checks = [
-        record.event_log_entry.dagster_event.event_specific_data
-        for record in daemon.get_records_for_run(
-            first.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-        ).records
-        if record.event_log_entry.dagster_event is not None
+    assert set(first.tags[STREAMS_TAG].split(",")) == set(LAGGING)
+    written: dict[str, int] = {}
+    for record in daemon.get_records_for_run(
+        first.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records:
+        assert record.asset_key is not None
+        metadata = materialization(record.event_log_entry).metadata
+        name = record.asset_key.path[-1]
+        written[name] = written.get(name, 0) + int(metadata["rows_written"].value)  # type: ignore[arg-type]
+    assert written == {"user_events": 15, "sessions": 5, "audit_logs": 7}
+    keys = [
+        dg.AssetCheckKey(dg.AssetKey(["raw", stream]), check)
+        for stream in LAGGING
+        for check in ("keys_not_null", "unique_ids", "fresh")
     ]
-    assert len(checks) == 3 * len(LAGGING) and all(c.passed for c in checks)  # type: ignore[union-attr]
-    # ticks came while that run was queued and running: none asked for its backlog again
-    backlogs = [r.tags[STREAM_TAG_PREFIX + "user_events"] for r in ingest_runs(daemon)]
-    assert backlogs.count(first.tags[STREAM_TAG_PREFIX + "user_events"]) == 1
-    assert len(ingest_runs(daemon)) == 1
+    latest = daemon.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    assert {(r.status.value, r.run_id) for r in latest.values()} == {("SUCCEEDED", first.run_id)}
+    assert len(ingest_runs(daemon)) == 1  # the sensor ticked every 4 s: the active run held it
 
     publish_to("user_events", BIG, kafka_config)
     victim = wait_for(
         lambda: next((r for r in ingest_runs(daemon)[1:] if step_started(daemon, r)), None),
         timeout=240,
         interval=0.2,
-        what="a run ingesting the large backlog",
+        what="a run following the large backlog",
     )
     wait_for(  # some batches written and committed, more to come: the run is mid-way
         lambda: committed(kafka_config, "user_events")[0] > 15 + 500,
@@ -164,8 +160,9 @@ def test_one_run_covers_every_lagging_stream_and_a_killed_run_is_retried(
         lambda: (
             committed(kafka_config, "user_events")[1] == 0
             and all(r.status in FINISHED for r in ingest_runs(daemon))
+            and len(ingest_runs(daemon)) > 2
         ),
-        timeout=240,
+        timeout=300,
         interval=1,
         what="the rest of the backlog ingested by a later run",
     )
@@ -174,6 +171,10 @@ def test_one_run_covers_every_lagging_stream_and_a_killed_run_is_retried(
     ids = [r.run_id for r in ingest_runs(daemon)]
     later = ingest_runs(daemon)[ids.index(victim.run_id) + 1 :]
     assert later and later[-1].status == dg.DagsterRunStatus.SUCCESS
+    latest = daemon.event_log_storage.get_latest_asset_check_execution_by_key(keys[:3])
+    assert {(r.status.value, r.run_id) for r in latest.values()} == {
+        ("SUCCEEDED", later[-1].run_id)
+    }
 
 
 def status(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.DagsterRunStatus | None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, cast
 
 import dagster as dg
-import pytest
 from confluent_kafka import Producer
 
 from ownlens_kafka import STREAMS, get_stream
@@ -20,6 +17,7 @@ from ownlens_kafka.producer import BaseKafkaProducer
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.assets.raw import OP_NAME
 from ownlens_pipelines.factory import INGEST_JOB
+from ownlens_pipelines.ingestion import FOLLOW_JOB, FOLLOW_OP
 from ownlens_pipelines.sensors import LAG_SENSOR, STREAM_TAG_PREFIX
 from tests.factories import valid_payload
 from tests.helpers import ROOT, delta_count, publish
@@ -174,11 +172,14 @@ def test_freshness_warns_when_the_newest_row_is_too_old_while_the_topic_lags(
     assert caught_up.passed and caught_up.metadata["lag"].value == 0
 
 
-def test_sensor_requests_one_run_for_every_lagging_stream(defs, kafka_config, monkeypatch) -> None:
+def test_sensor_starts_one_follow_run_when_streams_lag_and_none_is_active(
+    defs, kafka_config, monkeypatch
+) -> None:
     from ownlens_pipelines import sensors
 
     monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)  # each evaluation reads the broker anew
     sensor = defs.resolve_sensor_def(LAG_SENSOR)
+    assert sensor.job_name == FOLLOW_JOB
     instance = dg.DagsterInstance.ephemeral()
 
     def evaluate():
@@ -187,81 +188,91 @@ def test_sensor_requests_one_run_for_every_lagging_stream(defs, kafka_config, mo
     assert "no lag" in skip_message(evaluate())
     publish(9, kafka_config)
     publish_to(SESSIONS, 3, kafka_config)
-    first, second = evaluate(), evaluate()
-    [request] = first.run_requests
-    assert request.run_key == second.run_requests[0].run_key
-    assert request.run_key.startswith("ingest@")
-    assert set(request.asset_selection) == {
-        dg.AssetKey(["raw", "user_events"]),
-        dg.AssetKey(["raw", "sessions"]),
-    }
+    [request] = evaluate().run_requests
+    assert request.run_key is None  # an active run holds the next ones back, not a key
     assert request.tags["ownlens/lag"] == "12"
+    assert request.tags["ownlens/streams"] == "user_events,sessions"
     ranges = request.tags[STREAM_TAG_PREFIX + "user_events"].split(",")
     assert len(ranges) == SPEC.partitions and all(r.split(":")[1].startswith("-..") for r in ranges)
-    ends = json.loads(first.cursor)
-    assert sum(ends["user_events"].values()) == 9 and sum(ends["sessions"].values()) == 3
-    publish(1, kafka_config)
-    assert evaluate().run_requests[0].run_key != request.run_key
-    job = defs.resolve_job_def(INGEST_JOB)
-    run = job.execute_in_process(
-        instance=instance, tags=request.tags, asset_selection=list(request.asset_selection or [])
-    )
-    assert run.success
-    assert "no lag" in skip_message(evaluate())
+    for status in (
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ):
+        active = dg.DagsterRun(job_name=FOLLOW_JOB, status=status, tags=request.tags)
+        instance.add_run(active)
+        assert "follows the streams" in skip_message(evaluate()), status
+        instance.delete_run(active.run_id)
+    instance.add_run(dg.DagsterRun(job_name=FOLLOW_JOB, status=dg.DagsterRunStatus.SUCCESS))
+    assert evaluate().run_requests  # a run that ended is no reason to wait
 
 
-def test_sensor_adds_no_run_for_a_backlog_a_queued_or_running_run_covers(
-    defs, kafka_config, monkeypatch
-) -> None:
-    from ownlens_pipelines import sensors
+def test_after_failed_runs_the_sensor_waits_longer_each_time(defs) -> None:
+    from ownlens_pipelines.sensors import BACKOFF_MAX_S, BACKOFF_S, backoff
 
-    monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)
-    sensor = defs.resolve_sensor_def(LAG_SENSOR)
     instance = dg.DagsterInstance.ephemeral()
 
-    def evaluate():
-        return sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-
-    publish(5, kafka_config)
-    publish_to(SESSIONS, 2, kafka_config)
-    [request] = evaluate().run_requests
-    # launched, not yet running (a QUEUED run needs a code location to be recorded here)
-    starting = dg.DagsterRun(
-        job_name=INGEST_JOB, status=dg.DagsterRunStatus.STARTING, tags=request.tags
-    )
-    instance.add_run(starting)
-    assert "queued run" in skip_message(evaluate())
-    instance.delete_run(starting.run_id)
-    running = dg.DagsterRun(
-        job_name=INGEST_JOB, status=dg.DagsterRunStatus.STARTED, tags=request.tags
-    )
-    instance.add_run(running)
-    assert "queued run" in skip_message(evaluate())  # started, its step not yet: still waiting
-    step_started(instance, running)
-    assert "run in progress covers it" in skip_message(evaluate())
-    publish(1, kafka_config)  # past what the running run was asked for: a run for that stream only
-    [more] = evaluate().run_requests
-    assert list(more.asset_selection or []) == [dg.AssetKey(["raw", "user_events"])]
-
-
-def step_started(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
-    """Record that the run's step started, as its worker would."""
-    instance.store_event(
-        dg.EventLogEntry(
-            error_info=None,
-            level="DEBUG",
-            user_message="",
-            run_id=run.run_id,
-            timestamp=time.time(),
-            step_key=OP_NAME,
-            job_name=INGEST_JOB,
-            dagster_event=dg.DagsterEvent(
-                event_type_value=dg.DagsterEventType.STEP_START.value,
-                job_name=INGEST_JOB,
-                step_key=OP_NAME,
-            ),
+    def ended(failed: bool) -> float:
+        run = instance.add_run(
+            dg.DagsterRun(job_name=FOLLOW_JOB, status=dg.DagsterRunStatus.STARTED)
         )
+        kind = dg.DagsterEventType.RUN_FAILURE if failed else dg.DagsterEventType.RUN_SUCCESS
+        instance.report_dagster_event(
+            dg.DagsterEvent(event_type_value=kind.value, job_name=FOLLOW_JOB), run.run_id
+        )
+        [record] = instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
+        assert record.end_time is not None
+        return record.end_time
+
+    assert backoff(instance, FOLLOW_JOB) is None
+    last = ended(failed=True)
+    assert "1 in a row" in (backoff(instance, FOLLOW_JOB, now=last + 1) or "")
+    assert backoff(instance, FOLLOW_JOB, now=last + BACKOFF_S + 1) is None
+    for _ in range(9):
+        last = ended(failed=True)
+    assert "10 in a row" in (backoff(instance, FOLLOW_JOB, now=last + BACKOFF_MAX_S - 1) or "")
+    assert backoff(instance, FOLLOW_JOB, now=last + BACKOFF_MAX_S + 1) is None  # capped
+    ended(failed=False)
+    assert backoff(instance, FOLLOW_JOB) is None
+
+
+def test_a_follow_run_writes_as_events_arrive_and_reports_per_interval(
+    defs, env, kafka_config
+) -> None:
+    publish(12, kafka_config)
+    publish_to(SESSIONS, 4, kafka_config)
+    publish_invalid(SPEC, kafka_config)
+    instance = dg.DagsterInstance.ephemeral()
+    config = {"report_interval": 1.0, "idle_timeout": 4.0, "max_duration": 60.0}
+    result = defs.resolve_job_def(FOLLOW_JOB).execute_in_process(
+        instance=instance, run_config={"ops": {FOLLOW_OP: {"config": config}}}
     )
+    assert result.success
+    written: dict[str, int] = {}
+    lettered: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        values = {k: v.value for k, v in event.materialization.metadata.items()}
+        stream = event.asset_key.path[-1]
+        written[stream] = written.get(stream, 0) + cast(int, values["rows_written"])
+        lettered[stream] = lettered.get(stream, 0) + cast(int, values["dead_lettered"])
+        assert values["interval_s"] is not None
+    assert written == {"user_events": 12, "sessions": 4}
+    assert lettered == {"user_events": 1, "sessions": 0}
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.asset_key.path[-1], e.check_name) for e in evaluations} == {
+        (stream, check) for stream in ("user_events", "sessions") for check in CHECKS
+    }
+    assert [(e.check_name, e.metadata) for e in evaluations if not e.passed] == []
+    assert (raw_rows(env), raw_rows(env, "sessions")) == (12, 4)
+    # what the UI asks: each check has a result for the asset's latest materialization
+    keys = [
+        dg.AssetCheckKey(dg.AssetKey(["raw", stream]), check)
+        for stream in ("user_events", "sessions")
+        for check in CHECKS
+    ]
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    assert {(r.status.value, r.run_id) for r in latest.values()} == {("SUCCEEDED", result.run_id)}
+    assert len(latest) == len(keys)
 
 
 def test_the_lag_of_every_group_is_read_once_per_tick(defs, kafka_config, monkeypatch) -> None:
@@ -312,42 +323,3 @@ def test_etl_ops_extract_and_republish_a_stream(defs, env, kafka_config) -> None
         )
         == 5
     )  # the five, published again
-
-
-@pytest.mark.parametrize("failing", [1, 2])
-def test_a_failed_backlog_is_retried_a_bounded_number_of_times(
-    defs, kafka_config, monkeypatch, failing: int
-) -> None:
-    from ownlens_pipelines import sensors
-
-    monkeypatch.setattr(sensors.SNAPSHOT, "ttl", 0.0)
-    sensor = defs.resolve_sensor_def(LAG_SENSOR)
-    job = defs.resolve_job_def(INGEST_JOB)
-    instance = dg.DagsterInstance.ephemeral()
-    publish(3, kafka_config)
-    if failing == 2:
-        publish_to(SESSIONS, 2, kafka_config)
-
-    def evaluate():
-        return sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-
-    def fail(request: dg.RunRequest) -> None:  # max_records=0 is rejected: the run fails early
-        result = job.execute_in_process(
-            instance=instance,
-            tags=request.tags,
-            asset_selection=list(request.asset_selection or []),
-            raise_on_error=False,
-            run_config={"ops": {OP_NAME: {"config": {"max_records": 0}}}},
-        )
-        assert not result.success
-
-    first = evaluate().run_requests[0]
-    assert len(first.asset_selection or []) == failing
-    fail(first)
-    retry = evaluate().run_requests[0]
-    assert retry.run_key == f"{first.run_key}#retry1"
-    fail(retry)
-    assert evaluate().run_requests[0].run_key == f"{first.run_key}#retry2"
-    fail(evaluate().run_requests[0])
-    given_up = skip_message(evaluate())
-    assert "3 runs failed on the backlog of" in given_up and "user_events" in given_up
