@@ -61,6 +61,8 @@ def role(process: psutil.Process) -> str:
         ("dagster-daemon", "daemon"),
         ("dagster-webserver", "webserver"),
         ("execute_run", "run worker"),
+        ("spawn_main", "run worker"),  # the code server starts runs in spawned processes
+        ("resource_tracker", "resource tracker"),
         ("--lazy-load-user-code", "code server (daemon's)"),
         ("api grpc", "code server"),
         ("ownlens dev", "ownlens dev"),

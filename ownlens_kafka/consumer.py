@@ -147,6 +147,8 @@ class BaseKafkaConsumer(StreamClient[M]):
         self._admin: AdminClient | None = None
         self._pending = Ack()  # handed out by consume_batch, not committed yet
         self._revoked: set[TopicPartitionKey] = set()  # during the current fetch
+        # as the rebalance callbacks left it: asking librdkafka waits for its poll to return
+        self._held: set[TopicPartitionKey] = set()
         # letters are confirmed before each commit: waiting out a linger gains nothing
         self._dead_letters = DeadLetterWriter(self.config, with_logging({"linger.ms": 0}))
         self._commit_on_revoke = False
@@ -158,6 +160,7 @@ class BaseKafkaConsumer(StreamClient[M]):
             client = Consumer(self._client_settings(self.config.consumer_config(self.group_id)))
             if self.start is not None:
                 client.assign([TopicPartition(t, p, o) for (t, p), o in self.start.items()])
+                self._held = set(self.start)
             else:
                 client.subscribe(
                     self.topics,
@@ -193,12 +196,13 @@ class BaseKafkaConsumer(StreamClient[M]):
         self._pending.merge(self.take(max_messages, timeout, accept))
         return items
 
-    def take(self, max_messages: int, timeout: float, accept: Accept) -> Ack:
-        """Fetch up to `max_messages` records and hand each to `accept`. Whatever it raises for
-        a record makes that record a dead letter of the batch; nothing else is affected, and
+    def take(self, max_messages: int, timeout: float, accept: Accept, linger: float = 0.0) -> Ack:
+        """Fetch up to `max_messages` records (waiting up to `timeout` for the first, then up to
+        `linger` seconds more for the rest) and hand each to `accept`. Whatever it raises for a
+        record makes that record a dead letter of the batch; nothing else is affected, and
         nothing is committed here."""
         self._revoked.clear()
-        messages = self._fetch(max_messages, timeout)
+        messages = self._fetch(max_messages, timeout, linger)
         if self._revoked:
             messages = self._of_held_partitions(messages)
         if messages:
@@ -268,15 +272,18 @@ class BaseKafkaConsumer(StreamClient[M]):
         record = Rejected.from_message(message)
         return Letter(record, kind, reason, topic_id=self.topic_ids.get(record.topic))
 
-    def _fetch(self, max_messages: int, timeout: float) -> list[Message]:
-        """Wait up to `timeout` for a first chunk, then take only what is already queued:
-        librdkafka waits for a whole chunk, so asking for a large one at once stalls."""
+    def _fetch(self, max_messages: int, timeout: float, linger: float = 0.0) -> list[Message]:
+        """Wait up to `timeout` for a first chunk, then take what is queued, and what arrives
+        within `linger` seconds: librdkafka waits for a whole chunk, so asking for a large one
+        at once stalls."""
         client = self.client
         chunk = min(max_messages, _CHUNK)
         messages = client.consume(chunk, timeout)
-        while len(messages) < max_messages:
-            more = client.consume(min(chunk, max_messages - len(messages)), 0)
-            if not more:
+        deadline = time.monotonic() + linger
+        while messages and len(messages) < max_messages:
+            wait = min(max(deadline - time.monotonic(), 0.0), 0.1)
+            more = client.consume(min(chunk, max_messages - len(messages)), wait)
+            if not more and not wait:
                 break
             messages += more
         return messages
@@ -332,7 +339,7 @@ class BaseKafkaConsumer(StreamClient[M]):
 
     def assignment(self) -> set[TopicPartitionKey]:
         """The partitions this member holds now (empty until the group is joined)."""
-        return {(tp.topic, tp.partition) for tp in self.client.assignment()}
+        return set(self._held)
 
     def commit(self, ack: Ack | None = None) -> list[TopicPartition]:
         """Make a batch durable (by default everything `consume_batch` handed out): its dead
@@ -407,6 +414,7 @@ class BaseKafkaConsumer(StreamClient[M]):
             self.group_id,
             [(tp.topic, tp.partition) for tp in partitions],
         )
+        self._held = self._held | {(tp.topic, tp.partition) for tp in partitions}
         if self.resume is None or not partitions:
             return
         try:  # raising here would break librdkafka's callback
@@ -474,6 +482,7 @@ class BaseKafkaConsumer(StreamClient[M]):
 
     def _forget(self, partitions: set[TopicPartitionKey]) -> None:
         """Partitions no longer ours: nothing of theirs is committed or handed out by us."""
+        self._held = self._held - partitions
         self._revoked |= partitions
         self._reset(partitions)
 
@@ -538,7 +547,7 @@ class BaseKafkaConsumer(StreamClient[M]):
     def close(self) -> None:
         """Leave the group; offsets not committed are consumed again by the next member."""
         client, self._client = self._client, None
-        self._pending = Ack()
+        self._pending, self._held = Ack(), set()
         try:
             if client is not None:
                 client.close()

@@ -55,7 +55,8 @@ def defs() -> dg.Definitions:
             sensors=[
                 dg.AutomationConditionSensorDefinition(
                     "domain_assets_automation",
-                    target=dg.AssetSelection.all(),
+                    # the raw assets have no condition: evaluating them would only store ticks
+                    target=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes(["raw"]),
                     default_status=dg.DefaultSensorStatus.RUNNING
                     if settings.sensors_running
                     else dg.DefaultSensorStatus.STOPPED,

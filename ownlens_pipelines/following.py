@@ -19,6 +19,8 @@ from ownlens_pipelines.sensors import read_lag
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse
 
+FIRST_REPORT_S = 10.0  # a run's first report comes early: the UI shows its checks at once
+
 
 @dataclass(slots=True)
 class Interval:
@@ -112,8 +114,9 @@ def follow(
     progress: Progress | None = None,
 ) -> Iterator[Report]:
     """Follow every stream until `stop` is set, nothing was written for `idle_timeout` seconds,
-    `max_duration` passed or one of `interrupts` is raised; a report every `report_interval`
-    seconds, and a last one once every follower has ended its batch. A follower that fails
+    `max_duration` passed or one of `interrupts` is raised; a first report after
+    FIRST_REPORT_S, then one every `report_interval` seconds, and a last one once every
+    follower has ended its batch. A follower that fails
     stops the others, and raises here. `progress` is told of each write as it lands."""
     warehouse = Warehouse(etl.warehouse)
     for spec in specs:  # schema changes from one place: they fail concurrent commits
@@ -151,7 +154,8 @@ def follow(
                     break
                 if max_duration is not None and now - started > max_duration:
                     break
-                if now - reported >= report_interval:
+                first = reported == started and now - started >= FIRST_REPORT_S
+                if first or now - reported >= report_interval:
                     yield report(final=False)
         except interrupts:
             pass

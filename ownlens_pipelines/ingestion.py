@@ -3,6 +3,7 @@ as they arrive and reports each raw asset's materialization and checks once per 
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -15,6 +16,7 @@ from ownlens_pipelines.warehouse import Warehouse, raw_table
 
 FOLLOW_JOB = "follow_streams"
 FOLLOW_OP = "follow"
+REPEAT_EVERY = 10
 Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
 
 
@@ -27,15 +29,36 @@ class FollowConfig(IngestConfig):
     max_duration: float | None = None
 
 
+@dataclass
+class Reported:
+    """The check results reported so far. The UI shows a run's (or the runless) last result of
+    a check for every later materialization of the same run, so a result is reported again
+    only when it changes, or at least every REPEAT_EVERY evaluations (fresh figures)."""
+
+    last: dict[dg.AssetCheckKey, tuple[bool, dg.AssetCheckSeverity, int]] = field(
+        default_factory=dict
+    )
+
+    def changed(self, evaluation: dg.AssetCheckEvaluation) -> bool:
+        key = evaluation.asset_check_key
+        passed, severity, age = self.last.get(key, (None, None, REPEAT_EVERY))
+        new = (passed, severity) != (evaluation.passed, evaluation.severity)
+        again = new or age + 1 >= REPEAT_EVERY
+        self.last[key] = (evaluation.passed, evaluation.severity, 0 if again else age + 1)
+        return again
+
+
 def report_events(
     report: Report,
     specs: Sequence[StreamSpec],
     warehouse: Warehouse,
     freshness_bound: float,
+    reported: Reported,
     source: str = f"a `{FOLLOW_JOB}` run",
 ) -> Iterator[Event]:
     """A materialization of each raw asset written in the interval, then the checks of every
-    stream written, or lagging for longer than the run has had to catch up."""
+    stream written, or lagging for longer than the run has had to catch up, whose result is
+    new (see `Reported`)."""
     stale = report.elapsed > freshness_bound
     checked = [
         s for s in specs if s.name in report.intervals or (stale and report.lag.get(s.name, 0) > 0)
@@ -63,7 +86,7 @@ def report_events(
                 description=f"written by {source}",
                 metadata=interval.metadata(report.seconds, report.lag.get(spec.name)),
             )
-    yield from evaluations
+    yield from (evaluation for evaluation in evaluations if reported.changed(evaluation))
 
 
 def build_follow_job(specs: Sequence[StreamSpec], freshness_bound: float) -> dg.JobDefinition:
@@ -92,10 +115,11 @@ def build_follow_job(specs: Sequence[StreamSpec], freshness_bound: float) -> dg.
             max_duration=config.max_duration or cadence.ingest_max_duration,
             interrupts=(KeyboardInterrupt, dg.DagsterExecutionInterruptedError),
         )
+        reported = Reported()
         while True:
             try:
                 report = next(reports)
-                yield from report_events(report, specs, store, freshness_bound)
+                yield from report_events(report, specs, store, freshness_bound, reported)
             except StopIteration:
                 break
             except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):

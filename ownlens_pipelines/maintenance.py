@@ -15,7 +15,7 @@ from ownlens_pipelines.resources import WarehouseResource
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse, table_stats
 
-DEFAULT_CRON = "*/10 * * * *"
+DEFAULT_CRON = "*/5 * * * *"  # a follower adds about 15 files a minute per table
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ def maintain_warehouse() -> None:
 
 
 def maintenance_schedule(cron: str = DEFAULT_CRON) -> dg.ScheduleDefinition:
-    """`maintain_warehouse` on `cron` (every 10 minutes by default), running from the start."""
+    """`maintain_warehouse` on `cron` (every 5 minutes by default), running from the start."""
     return dg.ScheduleDefinition(
         name="maintain_warehouse_schedule",
         job=maintain_warehouse,

@@ -44,7 +44,7 @@ class AutomationSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OWNLENS_", extra="ignore", frozen=True)
 
     domain_interval: int = Field(
-        default=120, ge=1, description="Seconds between two domain table refreshes, at least."
+        default=300, ge=1, description="Seconds between two domain table refreshes, at least."
     )
     report_interval: float = Field(
         default=60.0, gt=0, description="Seconds between two reports of each raw asset."

@@ -29,6 +29,11 @@ class ETLConfig(BaseSettings):
         description="Vacuum keeps replaced files this long, so no running query loses them.",
     )
     idle_timeout: float = Field(default=10.0, gt=0, description="Stop a run after this long idle.")
+    flush_interval: float = Field(
+        default=4.0,
+        ge=0,
+        description="A follower gathers a batch this long after its first record (fewer files).",
+    )
     sensor_interval: int = Field(default=10, ge=1, description="Seconds between lag checks.")
     sensors_running: bool = Field(default=True, description="Lag sensors start switched on.")
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)

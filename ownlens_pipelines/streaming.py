@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from ownlens_kafka.streams import StreamSpec
 from ownlens_pipelines.following import Progress, follow
 from ownlens_pipelines.headless import instance
-from ownlens_pipelines.ingestion import report_events
+from ownlens_pipelines.ingestion import Reported, report_events
 from ownlens_pipelines.sensors import AutomationSettings
 from ownlens_pipelines.settings import ETLConfig
 from ownlens_pipelines.warehouse import Warehouse
@@ -28,8 +28,9 @@ def stream_forever(
     reports = follow(
         specs, settings, stop, report_interval=cadence.report_interval, progress=progress
     )
+    reported = Reported()
     for report in reports:
         for event in report_events(
-            report, specs, warehouse, cadence.freshness_bound, "`ownlens stream`"
+            report, specs, warehouse, cadence.freshness_bound, reported, "`ownlens stream`"
         ):
             dagster.report_runless_asset_event(event)

@@ -346,7 +346,8 @@ class KafkaExtractor:
                     limit = min(limit, self.etl.max_records - read)
                 rows = _Rows(self.spec.model, self._headers)
                 with paused_gc():
-                    ack = consumer.take(limit, 0.5, rows.accept)
+                    linger = 0.0 if stop is None else self.etl.flush_interval
+                    ack = consumer.take(limit, 0.5, rows.accept, linger)
                     table = rows.table(topic, ack.topic_ids.get(topic))
                 batch = _Batch(ack, table, rows.slow)
                 del rows
