@@ -196,13 +196,20 @@ class BaseKafkaConsumer(StreamClient[M]):
         self._pending.merge(self.take(max_messages, timeout, accept))
         return items
 
-    def take(self, max_messages: int, timeout: float, accept: Accept, linger: float = 0.0) -> Ack:
+    def take(
+        self,
+        max_messages: int,
+        timeout: float,
+        accept: Accept,
+        linger: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> Ack:
         """Fetch up to `max_messages` records (waiting up to `timeout` for the first, then up to
-        `linger` seconds more for the rest) and hand each to `accept`. Whatever it raises for a
-        record makes that record a dead letter of the batch; nothing else is affected, and
-        nothing is committed here."""
+        `linger` seconds more for the rest, unless `stop` is set) and hand each to `accept`.
+        Whatever it raises for a record makes that record a dead letter of the batch; nothing
+        else is affected, and nothing is committed here."""
         self._revoked.clear()
-        messages = self._fetch(max_messages, timeout, linger)
+        messages = self._fetch(max_messages, timeout, linger, stop)
         if self._revoked:
             messages = self._of_held_partitions(messages)
         if messages:
@@ -272,16 +279,23 @@ class BaseKafkaConsumer(StreamClient[M]):
         record = Rejected.from_message(message)
         return Letter(record, kind, reason, topic_id=self.topic_ids.get(record.topic))
 
-    def _fetch(self, max_messages: int, timeout: float, linger: float = 0.0) -> list[Message]:
+    def _fetch(
+        self,
+        max_messages: int,
+        timeout: float,
+        linger: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> list[Message]:
         """Wait up to `timeout` for a first chunk, then take what is queued, and what arrives
-        within `linger` seconds: librdkafka waits for a whole chunk, so asking for a large one
-        at once stalls."""
+        within `linger` seconds (until `stop` is set): librdkafka waits for a whole chunk, so
+        asking for a large one at once stalls."""
         client = self.client
         chunk = min(max_messages, _CHUNK)
         messages = client.consume(chunk, timeout)
         deadline = time.monotonic() + linger
         while messages and len(messages) < max_messages:
-            wait = min(max(deadline - time.monotonic(), 0.0), 0.1)
+            stopping = stop is not None and stop.is_set()
+            wait = 0.0 if stopping else min(max(deadline - time.monotonic(), 0.0), 0.1)
             more = client.consume(min(chunk, max_messages - len(messages)), wait)
             if not more and not wait:
                 break

@@ -347,7 +347,7 @@ class KafkaExtractor:
                 rows = _Rows(self.spec.model, self._headers)
                 with paused_gc():
                     linger = 0.0 if stop is None else self.etl.flush_interval
-                    ack = consumer.take(limit, 0.5, rows.accept, linger)
+                    ack = consumer.take(limit, 0.5, rows.accept, linger, stop)
                     table = rows.table(topic, ack.topic_ids.get(topic))
                 batch = _Batch(ack, table, rows.slow)
                 del rows

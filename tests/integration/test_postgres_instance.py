@@ -21,6 +21,7 @@ from ownlens_kafka.config import KafkaConfig
 from ownlens_kafka.lag import group_lag, stream_groups
 from ownlens_kafka.producer import BaseKafkaProducer
 from ownlens_kafka.streams import StreamSpec, get_stream
+from ownlens_pipelines.ingestion import FOLLOW_JOB
 from ownlens_pipelines.warehouse import Warehouse, raw_table
 from tests.conftest import wait_for
 from tests.factories import valid_payload
@@ -143,11 +144,9 @@ def run_worker(daemon: subprocess.Popen[bytes]) -> psutil.Process | None:
     return None
 
 
-def runs_of(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[dg.DagsterRun]:
-    """Every run that set out to materialize `key` (whatever job or sensor launched it)."""
-    planned = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, key)
-    ids = {r.run_id for r in instance.event_log_storage.get_event_records(planned, limit=1000)}
-    return [run for run in instance.get_runs() if run.run_id in ids]
+def ingest_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Every run of the long-lived ingestion job."""
+    return list(instance.get_runs(dg.RunsFilter(job_name=FOLLOW_JOB)))
 
 
 def lag(kafka_config: KafkaConfig, spec: StreamSpec) -> tuple[int, int]:
@@ -191,6 +190,9 @@ def test_daemon_on_postgres_ingests_once_after_a_killed_run_and_across_daemons(
         "DAGSTER_HOME": instance.root_directory,
         "OWNLENS_SENSOR_INTERVAL": "1",
         "OWNLENS_BATCH_SIZE": str(BATCH),
+        "OWNLENS_INGEST_IDLE_TIMEOUT": "5",  # the follow runs end soon after the backlog
+        "OWNLENS_REPORT_INTERVAL": "2",
+        "OWNLENS_DOMAIN_INTERVAL": "5",
     }
     before = postgres.counters()
     publish(BACKLOG, kafka_config)
@@ -204,7 +206,7 @@ def test_daemon_on_postgres_ingests_once_after_a_killed_run_and_across_daemons(
         wait_for(
             lambda: lag(kafka_config, spec)[0] > 0,
             timeout=150,
-            what="the first ingest run to commit a batch",
+            what="the first follow run to commit a batch",
         )
         worker = run_worker(first)
         assert worker is not None, "no run worker while the group is being committed"
@@ -215,7 +217,7 @@ def test_daemon_on_postgres_ingests_once_after_a_killed_run_and_across_daemons(
         )
         worker.kill()
         killed = wait_for(
-            lambda: [r for r in runs_of(instance, RAW_USER_EVENTS) if r.is_failure],
+            lambda: [r for r in ingest_runs(instance) if r.is_failure],
             timeout=60,
             what="the killed run to be marked failed",
         )
@@ -243,7 +245,7 @@ def test_daemon_on_postgres_ingests_once_after_a_killed_run_and_across_daemons(
     finally:
         stop_daemon(first)
     assert raw_positions(env["OWNLENS_WAREHOUSE"], spec) == (BACKLOG, BACKLOG, BACKLOG)
-    runs_first = runs_of(instance, RAW_USER_EVENTS)
+    runs_first = ingest_runs(instance)
 
     # 4. a second daemon on the same storage: new events are ingested, nothing is requested twice
     publish(40, kafka_config)
@@ -272,7 +274,7 @@ def test_daemon_on_postgres_ingests_once_after_a_killed_run_and_across_daemons(
     ]
     duplicates = {key: n for key, n in Counter(keyed).items() if n > 1}
     assert not duplicates, f"run keys requested twice: {duplicates}"
-    ingest = runs_of(instance, RAW_USER_EVENTS)
+    ingest = ingest_runs(instance)
     assert len(ingest) > len(runs_first) >= 2, "both daemons requested ingest runs"
     requested = [r for r in runs if r.tags.get("dagster/sensor_name")]
     assert all(r.tags.get("dagster/sensor_name") for r in ingest), (

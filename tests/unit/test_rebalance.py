@@ -121,7 +121,7 @@ def test_records_fetched_before_their_partition_was_revoked_are_not_handed_out()
     model = consumer.spec.model
     value = model.model_validate(valid_payload(model)).model_dump_json().encode()
 
-    def fetch(max_messages: int, timeout: float, linger: float = 0.0) -> list[FakeMessage]:
+    def fetch(max_messages: int, timeout: float, *_: object) -> list[FakeMessage]:
         fetched = [FakeMessage(0, 10, value), FakeMessage(1, 20, value)]
         consumer._on_revoke(FakeClient(), [TopicPartition("t", 0)])  # rebalance mid-fetch
         return fetched
@@ -141,7 +141,7 @@ def test_a_partition_given_back_during_the_fetch_is_read_again_from_its_earliest
     model = consumer.spec.model
     value = model.model_validate(valid_payload(model)).model_dump_json().encode()
 
-    def fetch(max_messages: int, timeout: float, linger: float = 0.0) -> list[FakeMessage]:
+    def fetch(max_messages: int, timeout: float, *_: object) -> list[FakeMessage]:
         before = [FakeMessage(0, 40, value)]  # of the old assignment
         consumer._on_revoke(FakeClient(), [TopicPartition("t", 0)])
         consumer._on_assign(FakeClient(), [TopicPartition("t", 0)])
