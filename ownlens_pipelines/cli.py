@@ -258,22 +258,7 @@ def dev(port: int, broker_port: int, rate: float, invalid_ratio: float) -> None:
         say=click.echo,
     )
 
-    def on_signal(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    # Both handled explicitly: a SIGINT ignored by a parent shell would otherwise be ignored
-    # here and, inherited across exec, by every child as well.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
-    try:
-        stack.start()
-        code = stack.wait()
-    except KeyboardInterrupt:
-        code = 0
-    finally:
-        click.echo("stopping ...")
-        stack.stop()
-    raise SystemExit(code)
+    raise SystemExit(stack.run())
 
 
 @cli.command()

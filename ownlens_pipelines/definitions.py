@@ -33,6 +33,7 @@ def defs() -> dg.Definitions:
     from ownlens_pipelines.ops import etl_jobs
     from ownlens_pipelines.reprocess import reprocessing_jobs
     from ownlens_pipelines.resources import KafkaResource, WarehouseResource
+    from ownlens_pipelines.retention import retention_definitions
     from ownlens_pipelines.sensors import AutomationSettings
     from ownlens_pipelines.settings import ETLConfig
 
@@ -43,6 +44,7 @@ def defs() -> dg.Definitions:
     warehouse = WarehouseResource(root=path) if path else WarehouseResource()
     return dg.Definitions.merge(
         ingest_definitions(STREAMS, settings, automation),
+        retention_definitions(running=settings.sensors_running),
         dg.Definitions(
             assets=[*domain_assets(), raw_table_metrics],
             jobs=[

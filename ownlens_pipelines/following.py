@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,7 +112,7 @@ def follow(
     max_duration: float | None = None,
     interrupts: tuple[type[BaseException], ...] = (KeyboardInterrupt,),
     progress: Progress | None = None,
-) -> Iterator[Report]:
+) -> Generator[Report, None, None]:
     """Follow every stream until `stop` is set, nothing was written for `idle_timeout` seconds,
     `max_duration` passed or one of `interrupts` is raised; a first report after
     FIRST_REPORT_S, then one every `report_interval` seconds, and a last one once every
@@ -130,7 +130,11 @@ def follow(
             errors.append(exc)
             stop.set()
 
-    threads = [threading.Thread(target=run, args=(s,), name=f"follow-{s.name}") for s in specs]
+    # daemon threads: a process ended without closing this generator still exits (a batch cut
+    # short is written again by the next follower: nothing is lost or doubled)
+    threads = [
+        threading.Thread(target=run, args=(s,), name=f"follow-{s.name}", daemon=True) for s in specs
+    ]
     started = reported = time.monotonic()
     with LagReader(etl.kafka) as reader:
 

@@ -116,15 +116,19 @@ def build_follow_job(specs: Sequence[StreamSpec], freshness_bound: float) -> dg.
             interrupts=(KeyboardInterrupt, dg.DagsterExecutionInterruptedError),
         )
         reported = Reported()
-        while True:
-            try:
-                report = next(reports)
-                yield from report_events(report, specs, store, freshness_bound, reported)
-            except StopIteration:
-                break
-            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
-                stop.set()  # terminated: the followers end their batch, the last report follows
-                context.log.info("asked to stop: ending after the current batches")
+        try:
+            while True:
+                try:
+                    report = next(reports)
+                    yield from report_events(report, specs, store, freshness_bound, reported)
+                except StopIteration:
+                    break
+                except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+                    stop.set()  # terminated: the followers end their batch, a last report
+                    context.log.info("asked to stop: ending after the current batches")
+        finally:  # interrupted outside this op, or closed: no follower goes on alone
+            stop.set()
+            reports.close()
 
     @dg.job(
         name=FOLLOW_JOB,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,8 +16,10 @@ from typing import Any
 
 import dagster as dg
 import psutil
+import pytest
+import yaml
 
-from ownlens_kafka.broker import free_port
+from ownlens_kafka.broker import free_port, port_in_use
 from tests.conftest import wait_for
 
 QUERY = """{ assetsOrError { __typename ... on AssetConnection { nodes { key { path }
@@ -48,8 +51,8 @@ def materialized(port: int) -> set[str]:
     return {"/".join(n["key"]["path"]) for n in nodes if n["assetMaterializations"]}
 
 
-def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> None:
-    ui, broker = free_port(), free_port()
+def launch(tmp_path: Path, ui: int, broker: int, stdout: Any) -> subprocess.Popen[bytes]:
+    """`ownlens dev` on free ports, in a session of its own, its output to `stdout`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "OWNLENS_"))}
     if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:  # an external cluster: use it, in a namespace
         env |= {
@@ -57,7 +60,7 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
             "KAFKA_NAMESPACE": f"dev{ui}.",
         }
     env["OWNLENS_SENSOR_INTERVAL"] = "2"
-    stack = subprocess.Popen(
+    return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "ownlens"),
             "dev",
@@ -70,12 +73,17 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
         ],
         cwd=tmp_path,
         env=env,
-        stdout=(tmp_path / "dev.log").open("wb"),
+        stdout=stdout,
         stderr=subprocess.STDOUT,
         start_new_session=True,
         # as `make run &` from a script starts it: SIGINT ignored, and inherited so by children
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
+
+
+def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> None:
+    ui, broker = free_port(), free_port()
+    stack = launch(tmp_path, ui, broker, (tmp_path / "dev.log").open("wb"))
     state = tmp_path / ".ownlens"
     try:
         raw = wait_for(
@@ -100,6 +108,7 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
             family.append(psutil.Process(stack.pid))
         print(f"the stack stopped in {time.monotonic() - stopping:.1f} s")  # bench/ measures it
         _, alive = psutil.wait_procs(family, timeout=30)
+        stopped_in = time.monotonic() - stopping
         for process in alive:
             process.kill()
     output = (tmp_path / "dev.log").read_text()
@@ -107,6 +116,7 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
     assert code == 0, output
     assert "killing it" not in output  # every process stopped on its signal: no SIGKILL
     assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
+    assert stopped_in < 10, f"the stop took {stopped_in:.1f} s"
     with dg.DagsterInstance.from_config(str(state / "dagster_home")) as instance:
         runs = instance.get_runs()
         per_run = [
@@ -125,3 +135,100 @@ def test_dev_stack_shows_materializations_and_stops_cleanly(tmp_path: Path) -> N
     for log in [tmp_path / "dev.log", *state.glob("*.log")]:
         found = UNCLEAN.search(log.read_text(errors="replace"))
         assert found is None, f"{log.name}: {found.group(0) if found else ''}"
+
+
+def running_in(sessions: set[int]) -> list[psutil.Process]:
+    """The processes of `sessions` still running (a zombie is not: this machine's init does not
+    reap orphans)."""
+    found = []
+    for process in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getsid(process.pid) in sessions and process.info["status"] != "zombie":
+                found.append(process)
+    return found
+
+
+STARTED = """{ runsOrError(filter: {statuses: [STARTED]}) { ... on Runs { results {
+  stepStats { startTime } } } } }"""
+
+
+def writing(port: int) -> bool:
+    """A run (the long-lived follow run) has started a step: its process writes."""
+    data = graphql(port, STARTED)
+    runs = data["runsOrError"].get("results", []) if data else []
+    return any(step["startTime"] for run in runs for step in run["stepStats"])
+
+
+def alive(stack: subprocess.Popen[bytes]) -> bool:
+    """`ownlens dev` still runs (fails the test when it ended by itself)."""
+    if stack.poll() is not None:
+        pytest.fail(f"ownlens dev exited with code {stack.returncode} before the signal")
+    return True
+
+
+@pytest.mark.parametrize(
+    ("sig", "reader_gone"),
+    [
+        (signal.SIGHUP, False),  # the terminal closed
+        (signal.SIGTERM, False),
+        (signal.SIGINT, True),  # Ctrl-C on `make run | tee log`: tee is gone first
+        (signal.SIGKILL, False),  # no stop at all: the watchdog stops the stack
+    ],
+    ids=["SIGHUP", "SIGTERM", "SIGINT-reader-gone", "SIGKILL"],
+)
+def test_no_process_of_the_stack_outlives_a_signal_to_it(
+    tmp_path: Path, sig: signal.Signals, reader_gone: bool
+) -> None:
+    ui, broker = free_port(), free_port()
+    output = subprocess.PIPE if reader_gone else (tmp_path / "dev.log").open("wb")
+    stack = launch(tmp_path, ui, broker, output)
+    state = tmp_path / ".ownlens"
+    sessions = {stack.pid}  # ownlens dev's; each child has one of its own
+    try:
+        up = "the webserver up"
+        wait_for(lambda: alive(stack) and port_in_use(ui), timeout=240, interval=0.5, what=up)
+        run = "a run executing"
+        wait_for(lambda: alive(stack) and writing(ui), timeout=240, interval=1, what=run)
+        family = psutil.Process(stack.pid).children(recursive=True)
+        sessions |= {os.getsid(process.pid) for process in family}
+        code_port = yaml.safe_load((state / "dagster_home" / "workspace.yaml").read_text())[
+            "load_from"
+        ][0]["grpc_server"]["port"]
+        if stack.stdout is not None:
+            stack.stdout.close()  # the reader gone: every later write to stdout fails
+        signalled = time.monotonic()
+        os.kill(stack.pid, sig)
+        left = running_in(sessions)
+        while left and time.monotonic() - signalled < 10:
+            time.sleep(0.1)
+            stack.poll()  # ownlens dev itself is this test's child: reaped here
+            left = running_in(sessions)
+        took = time.monotonic() - signalled
+    finally:
+        if stack.poll() is None:  # the test failed before the signal: stop it
+            stack.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                stack.wait(60)
+        for process in running_in(sessions):
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        code = stack.wait(10)
+    print(f"{sig.name}: every process of the stack gone in {took:.1f} s")  # shown with -s
+    # what ownlens dev said (its output, or its log where the reader was gone), and the watchdog
+    said = "".join(
+        log.read_text() for log in (tmp_path / "dev.log", state / "dev.log") if log.exists()
+    )
+    assert not left, f"alive 10 s after {sig.name}: {[(p.pid, p.name()) for p in left]}\n{said}"
+    assert not [port for port in (ui, broker, code_port) if port_in_use(port)]
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), said
+    if sig == signal.SIGKILL:
+        assert "ownlens dev ended first; stopping" in said
+    else:
+        assert "stopping ..." in said
+    for log in state.glob("*.log"):
+        found = re.search(r"Traceback", log.read_text(errors="replace"))
+        assert found is None, f"{log.name}: {log.read_text(errors='replace')[-3000:]}"
+    with dg.DagsterInstance.from_config(str(state / "dagster_home")) as instance:
+        statuses = {run.status for run in instance.get_runs()}
+    # stopped in order, by ownlens dev or by its watchdog: no run failed or left running
+    assert statuses <= {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}, statuses
