@@ -92,6 +92,33 @@ def committed_to_end(config: KafkaConfig, sent: list[Sent]) -> bool:
     return all(found.get(where, -1) >= end for where, end in ends.items())
 
 
+def follow_with_a_kill(
+    config: KafkaConfig, processes: Processes, job: Job, waves: list[list[Record]], members: int
+) -> tuple[list[Sent], list[tuple[int, str]]]:
+    """`members` followers share the group; the first is killed mid-stream and another joins;
+    the rest finish every wave. What was sent, and the survivors' exits."""
+    sent = produce(config, waves[0])
+    first, *others = (processes.start(job) for _ in range(members))
+    sent += produce(config, waves[1])
+    wait_for(
+        lambda: any(o >= 0 for o in committed(config, SPEC.group_id, ends_of(sent)).values()),
+        timeout=90,
+        interval=0.2,
+        what="a first commit",
+    )
+    first.kill()  # mid-stream: its partitions move once its session expires
+    first.wait()
+    others.append(processes.start(job))
+    sent += produce(config, waves[2])
+    wait_for(
+        lambda: committed_to_end(config, sent),
+        timeout=180,
+        interval=0.5,
+        what="every wave committed",
+    )
+    return sent, [processes.stop(child) for child in others]
+
+
 def test_followers_in_two_processes_share_a_group_without_losing_or_doubling(
     kafka_config: KafkaConfig,
     make_topics,
@@ -105,26 +132,7 @@ def test_followers_in_two_processes_share_a_group_without_losing_or_doubling(
     started = time.monotonic()
     warehouse = str(tmp_path / "lake")
     job = Job("follow", SPEC.name, kafka_config.secret_json(), warehouse, BATCH, idle_timeout=10)
-    sent = produce(kafka_config, waves[0])
-    first, second = processes.start(job), processes.start(job)
-    sent += produce(kafka_config, waves[1])
-    wait_for(
-        lambda: any(o >= 0 for o in committed(kafka_config, SPEC.group_id, ends_of(sent)).values()),
-        timeout=90,
-        interval=0.2,
-        what="a first commit",
-    )
-    first.kill()  # mid-stream: its partitions move once its session expires
-    first.wait()
-    third = processes.start(job)
-    sent += produce(kafka_config, waves[2])
-    wait_for(
-        lambda: committed_to_end(kafka_config, sent),
-        timeout=180,
-        interval=0.5,
-        what="every wave committed",
-    )
-    exits = [processes.stop(second), processes.stop(third)]
+    sent, exits = follow_with_a_kill(kafka_config, processes, job, waves, members=2)
     outcome = Outcome()
     check_stream(outcome, kafka_config, SPEC, sent, rows_of(warehouse, SPEC))
     figures.record(
@@ -222,28 +230,7 @@ def test_three_followers_with_maintenance_and_readers_neither_lose_nor_double(
         thread.start()
     job = Job("follow", SPEC.name, kafka_config.secret_json(), warehouse, BATCH, idle_timeout=10)
     try:
-        sent = produce(kafka_config, waves[0])
-        first, second, third = (processes.start(job) for _ in range(3))
-        sent += produce(kafka_config, waves[1])
-        wait_for(
-            lambda: any(
-                o >= 0 for o in committed(kafka_config, SPEC.group_id, ends_of(sent)).values()
-            ),
-            timeout=90,
-            interval=0.2,
-            what="a first commit",
-        )
-        first.kill()
-        first.wait()
-        fourth = processes.start(job)
-        sent += produce(kafka_config, waves[2])
-        wait_for(
-            lambda: committed_to_end(kafka_config, sent),
-            timeout=180,
-            interval=0.5,
-            what="every wave committed",
-        )
-        exits = [processes.stop(child) for child in (second, third, fourth)]
+        sent, exits = follow_with_a_kill(kafka_config, processes, job, waves, members=3)
     finally:
         stop.set()
         for thread in threads:
